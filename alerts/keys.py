@@ -1,0 +1,154 @@
+"""The one place that names every Redis key altbot uses.
+
+All keys start with a configurable prefix (default `altbot`), so tests and
+several deployments can share one Redis. Types and lifetimes:
+
+| key                               | type   | what / TTL                                          |
+|-----------------------------------|--------|-----------------------------------------------------|
+| P:snap:{SYM}                      | hash   | latest accepted ticker of a market (no TTL)          |
+| P:feed:NAME                       | hash   | feed health: last_ok, last_error, errors (no TTL)    |
+| P:r2k                             | string | JSON R2K daily closes + fetch time (no TTL)          |
+| P:daily:{SYM}                     | string | JSON daily candles, TTL 6 h (history cache)          |
+| P:ticks:{SYM}                     | zset   | recent ticks `ts:price` scored by ts, trimmed to 25h |
+| P:last:{SYM}                      | hash   | last *evaluated* value per series + its tick ts      |
+| P:seq                             | string | alert id counter                                     |
+| P:a:N                             | hash   | alert records, bucket N = id >> 7, field id          |
+| P:ix:{SYM}:SERIES:DIR             | zset   | armed alerts by level (DIR up/down), member id       |
+| P:rearm:{SYM}:SERIES:DIR          | zset   | fired repeat alerts waiting for hysteresis           |
+| P:mv:{SYM}:WINDOW:PCT             | set    | move alerts of one (window, pct) group               |
+| P:mvg:{SYM}                       | set    | the move groups of a symbol                          |
+| P:exp                             | zset   | alert ids by expiry time                             |
+| P:c:CHAT                          | set    | a chat's alert ids (intset: compact)                 |
+| P:h:ID                            | string | a fired once-alert's record, TTL 30 days             |
+| P:outbox                          | stream | delivery jobs, consumer group `delivery`             |
+| P:sent:JOB                        | string | idempotency mark of a delivered job, TTL 7 days      |
+| P:paused:CHAT                     | string | chat unreachable (403): deliveries paused            |
+| P:sub:CHAT / P:subs:NAME          | set    | a chat's signal subscriptions / subscribers of one   |
+| P:sig:EVENT                       | string | signal dedup mark (SET NX), TTL 400 days             |
+| P:cmd:CHAT                        | string | per-chat command rate counter, TTL 60 s              |
+| P:lock:leader                     | string | leader lease (poller + engine), TTL a few seconds    |
+
+Redis Cluster: every per-symbol key carries the hash tag `{SYM}` so a symbol's
+indexes, last values and ticks share one slot. The claim script also touches the
+alert record buckets, the chat sets and the outbox; on a Cluster deploy, run with
+one prefix hash tag instead (e.g. `KEY_PREFIX={altbot}`) so all keys share a slot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+BUCKET_SHIFT = 7  # 128 records per hash keeps the listpack encoding (compact)
+TICK_HISTORY_SECONDS = 25 * 3600
+DAILY_CACHE_SECONDS = 6 * 3600
+HISTORY_TTL_SECONDS = 30 * 86400
+SENT_MARK_TTL_SECONDS = 7 * 86400
+SIGNAL_DEDUP_TTL_SECONDS = 400 * 86400
+OUTBOX_GROUP = "delivery"
+
+SERIES_PRICE = "price"
+SERIES_VOLUME = "volx"
+UP = "up"
+DOWN = "down"
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Key names under one prefix."""
+
+    prefix: str = "altbot"
+
+    def snapshot(self, symbol: str) -> str:
+        return f"{self.prefix}:snap:{{{symbol}}}"
+
+    def feed(self, name: str) -> str:
+        return f"{self.prefix}:feed:{name}"
+
+    @property
+    def r2k(self) -> str:
+        return f"{self.prefix}:r2k"
+
+    def daily(self, symbol: str) -> str:
+        return f"{self.prefix}:daily:{{{symbol}}}"
+
+    def ticks(self, symbol: str) -> str:
+        return f"{self.prefix}:ticks:{{{symbol}}}"
+
+    def last(self, symbol: str) -> str:
+        return f"{self.prefix}:last:{{{symbol}}}"
+
+    @property
+    def seq(self) -> str:
+        return f"{self.prefix}:seq"
+
+    def bucket(self, alert_id: int) -> str:
+        return f"{self.prefix}:a:{alert_id >> BUCKET_SHIFT}"
+
+    @property
+    def bucket_prefix(self) -> str:
+        """Scripts build bucket names themselves from this prefix."""
+        return f"{self.prefix}:a:"
+
+    def index(self, symbol: str, series: str, direction: str) -> str:
+        return f"{self.prefix}:ix:{{{symbol}}}:{series}:{direction}"
+
+    def rearm(self, symbol: str, series: str, direction: str) -> str:
+        return f"{self.prefix}:rearm:{{{symbol}}}:{series}:{direction}"
+
+    def move_group(self, symbol: str, window: int, pct: float) -> str:
+        return f"{self.prefix}:mv:{{{symbol}}}:{window}:{pct:g}"
+
+    def move_groups(self, symbol: str) -> str:
+        return f"{self.prefix}:mvg:{{{symbol}}}"
+
+    @property
+    def expiry(self) -> str:
+        return f"{self.prefix}:exp"
+
+    def chat(self, chat: str) -> str:
+        return f"{self.prefix}:c:{chat}"
+
+    @property
+    def chat_prefix(self) -> str:
+        return f"{self.prefix}:c:"
+
+    def history(self, alert_id: int) -> str:
+        return f"{self.prefix}:h:{alert_id}"
+
+    @property
+    def history_prefix(self) -> str:
+        return f"{self.prefix}:h:"
+
+    @property
+    def outbox(self) -> str:
+        return f"{self.prefix}:outbox"
+
+    def sent(self, job_id: str) -> str:
+        return f"{self.prefix}:sent:{job_id}"
+
+    def paused(self, chat: str) -> str:
+        return f"{self.prefix}:paused:{chat}"
+
+    def subscriptions(self, chat: str) -> str:
+        return f"{self.prefix}:sub:{chat}"
+
+    def subscribers(self, name: str) -> str:
+        return f"{self.prefix}:subs:{name}"
+
+    def signal_mark(self, event: str) -> str:
+        return f"{self.prefix}:sig:{event}"
+
+    def command_rate(self, chat: str) -> str:
+        return f"{self.prefix}:cmd:{chat}"
+
+    @property
+    def leader(self) -> str:
+        return f"{self.prefix}:lock:leader"
+
+    @property
+    def stats(self) -> str:
+        return f"{self.prefix}:stats"
+
+    def pattern(self) -> str:
+        """Glob matching every key under this prefix (tests clean up with it)."""
+        return f"{self.prefix}:*"

@@ -1,0 +1,163 @@
+"""The composition root: builds every part once and owns start/stop.
+
+One process, one asyncio loop: the poller, the alert engine, delivery workers,
+the health server and the chat transports are tasks of this loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from alerts.keys import Keys
+from bot.config import Settings
+from bot.health import HealthServer
+from bot.market import IndexSource, TickerSource
+from bot.metrics import Metrics
+from bot.poller import Poller, TickBatch
+from bot.store import MarketStore
+from handlers.registry import build_core
+from handlers.services import Services
+
+log = logging.getLogger(__name__)
+COMMANDS_PER_MINUTE = 20
+
+
+def connect_redis(url: str) -> Redis:
+    """A client that retries with backoff, so a Redis restart is ridden out."""
+    return Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_connect_timeout=2.0,
+        socket_timeout=5.0,
+        health_check_interval=15,
+        retry=Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=8),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+    )
+
+
+def in_process_redis() -> Redis:
+    """fakeredis (with Lua) for the demo when no Redis server answers: nothing persists."""
+    import fakeredis
+
+    server = fakeredis.FakeServer()
+    client: Redis = fakeredis.FakeAsyncRedis(server=server, decode_responses=True)
+    return client
+
+
+async def redis_answers(client: Redis) -> bool:
+    try:
+        return bool(await client.ping())  # type: ignore[misc]
+    except (RedisConnectionError, RedisTimeoutError, OSError):
+        return False
+
+
+class App:
+    """Everything altbot runs, wired together."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        redis: Redis,
+        exchange: TickerSource,
+        index: IndexSource,
+        *,
+        clock: Callable[[], float] = time.time,
+        persistent: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.redis = redis
+        self.exchange = exchange
+        self.index = index
+        self.clock = clock
+        self.persistent = persistent
+        self.keys = Keys(settings.key_prefix)
+        self.metrics = Metrics()
+        self.store = MarketStore(redis, self.keys, settings.poll_interval_seconds)
+        self.poller = Poller(
+            exchange,
+            index,
+            self.store,
+            settings.tracked_symbols,
+            poll_interval=settings.poll_interval_seconds,
+            index_interval=settings.index_poll_interval_seconds,
+            clock=clock,
+            metrics=self.metrics,
+        )
+        self.services = Services(settings, self.store, exchange.lists, clock)
+        self.core = build_core(self.services, rate_limiter=self.allow_command)
+        self.health = HealthServer(self.health_check, self.metrics, settings.http_port)
+        self.telegram: Any = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.poller.listeners.append(self._observe_tick)
+
+    async def _observe_tick(self, batch: TickBatch) -> None:
+        self.metrics.data_age.labels("exchange").set(max(0.0, self.clock() - batch.fetched_at))
+
+    async def allow_command(self, chat: str) -> bool:
+        """Per-chat command budget (20/min) so one chat cannot flood the bot or Redis."""
+        if chat.startswith("console:"):
+            return True
+        key = self.keys.command_rate(chat)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.incr(key)
+        pipe.expire(key, 60, nx=True)
+        count, _ = await pipe.execute()
+        return int(count) <= COMMANDS_PER_MINUTE
+
+    async def health_check(self) -> tuple[bool, dict[str, object]]:
+        """Healthy when Redis answers and the last good exchange poll is fresh."""
+        details: dict[str, object] = {}
+        if not await redis_answers(self.redis):
+            return False, {"reason": "redis does not answer"}
+        status = await self.store.feed_status("exchange")
+        now = self.clock()
+        age = None if status.last_ok is None else now - status.last_ok
+        details["exchange_data_age_s"] = None if age is None else round(age, 1)
+        details["exchange_last_error"] = status.last_error
+        index = await self.store.feed_status("index")
+        details["index_data_age_s"] = None if index.last_ok is None else round(now - index.last_ok, 1)
+        if status.last_ok is None or self.store.is_stale(status.last_ok, now):
+            details["reason"] = "no fresh exchange data"
+            return False, details
+        return True, details
+
+    async def start(self, *, poll: bool = True, http: bool = True, telegram: bool = True) -> None:
+        """Start the HTTP server, the transports and the background loops."""
+        if http:
+            await self.health.start()
+        token = self.settings.telegram_bot_token
+        if telegram and token is not None:
+            from handlers.telegram import TelegramTransport
+
+            self.telegram = TelegramTransport(
+                self.core, token.get_secret_value(), self.settings.telegram_api_url
+            )
+            await self.telegram.start()
+        if poll:
+            self._tasks.append(asyncio.create_task(self.poller.run(), name="poller"))
+
+    async def stop(self) -> None:
+        """Stop in reverse order; safe to call twice."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        if self.telegram is not None:
+            await self.telegram.stop()
+            self.telegram = None
+        await self.health.stop()
+        await self.exchange.close()
+        await self.index.close()

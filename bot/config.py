@@ -1,0 +1,119 @@
+"""Settings from the environment and `.env` (pydantic-settings).
+
+The field names are the public contract documented in README and `.env.example`.
+Invalid values stop start-up with one line naming the setting (see `load_settings`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_COINS = ("AVAX", "BCH", "ADA", "LINK", "HBAR")
+REFERENCE_COINS = ("BTC", "ETH")
+
+
+def _split_csv(value: object) -> object:
+    """Accept `A,B,C` from the environment as well as real lists."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every knob altbot has; defaults suit a single small deployment."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_webhook_url: str | None = None
+    discord_bot_token: SecretStr | None = None
+    discord_api_url: str = "https://discord.com/api/v10"
+    discord_gateway_url: str | None = None
+    discord_guild_id: int | None = None
+    redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    key_prefix: str = "altbot"
+    exchange: str = "binance"
+    exchange_fallbacks: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    exchange_api_url: str | None = None
+    index_api_url: str = "https://query1.finance.yahoo.com"
+    coins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_COINS))
+    quote: str = "USDT"
+    poll_interval_seconds: float = Field(default=10.0, gt=0, le=3600)
+    index_poll_interval_seconds: float = Field(default=300.0, gt=0, le=86400)
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    alert_quota_per_chat: int = Field(default=50, ge=1, le=10_000)
+    allowed_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    admin_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+
+    @field_validator(
+        "coins", "exchange_fallbacks", "allowed_chat_ids", "admin_chat_ids", mode="before"
+    )
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("coins")
+    @classmethod
+    def _upper_coins(cls, value: list[str]) -> list[str]:
+        coins = [c.upper() for c in value]
+        if not coins:
+            raise ValueError("at least one coin is needed")
+        if any(not c.isalnum() or len(c) > 15 for c in coins):
+            raise ValueError("coins are ticker symbols like LINK,ADA")
+        return list(dict.fromkeys(coins))
+
+    @field_validator("quote")
+    @classmethod
+    def _upper_quote(cls, value: str) -> str:
+        if not value.isalnum():
+            raise ValueError("quote must be a currency code like USDT")
+        return value.upper()
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def tracked_bases(self) -> list[str]:
+        """The watched coins plus the reference coins, in display order."""
+        return list(dict.fromkeys([*self.coins, *REFERENCE_COINS]))
+
+    @property
+    def tracked_symbols(self) -> list[str]:
+        """ccxt-style market symbols (e.g. `LINK/USDT`) polled every tick."""
+        return [f"{base}/{self.quote}" for base in self.tracked_bases]
+
+    def secrets(self) -> list[str]:
+        """Secret values that log output must never contain."""
+        out = [
+            s.get_secret_value()
+            for s in (self.telegram_bot_token, self.discord_bot_token)
+            if s is not None and s.get_secret_value()
+        ]
+        url = self.redis_url.get_secret_value()
+        if "@" in url:
+            out.append(url.split("@", 1)[0].rsplit(":", 1)[-1])
+        return out
+
+
+class ConfigError(Exception):
+    """A setting is invalid; the message is one line naming it."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning a pydantic error into one readable line per bad setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = str(err["loc"][0]).upper() if err["loc"] else "settings"
+            lines.append(f"invalid setting {name}: {err['msg']}")
+        raise ConfigError("; ".join(lines)) from None

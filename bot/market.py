@@ -1,0 +1,113 @@
+"""Market data types and the domain errors every feed raises.
+
+Feeds translate their libraries' errors into these few classes at the boundary,
+so the poller, the store and the chat core never see ccxt or aiohttp exceptions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Ticker:
+    """One 24h ticker of a market such as `LINK/USDT`; `ts` is unix seconds."""
+
+    symbol: str
+    price: float
+    change_pct: float | None
+    quote_volume: float | None
+    ts: float
+    market_cap: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Candle:
+    """A daily candle; `ts` is the open time in unix seconds (UTC midnight)."""
+
+    ts: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float = 0.0
+
+    @property
+    def quote_volume(self) -> float:
+        """Approximate quote volume of the day (base volume at the close)."""
+        return self.volume * self.close
+
+
+@dataclass(frozen=True, slots=True)
+class DailyClose:
+    """One daily close of the index; `ts` is unix seconds."""
+
+    ts: int
+    close: float
+
+
+@dataclass(slots=True)
+class MarketError(Exception):
+    """Base of the domain errors a feed raises; `message` is safe to show users."""
+
+    message: str
+    retry_after: float | None = None
+    details: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class FeedUnavailable(MarketError):
+    """The source did not answer usefully (5xx, timeout, network down)."""
+
+
+class RateLimited(MarketError):
+    """The source asked us to slow down (429/418); `retry_after` in seconds if known."""
+
+
+class GeoBlocked(MarketError):
+    """The source refuses this location (HTTP 451); try a fallback exchange."""
+
+
+class BadData(MarketError):
+    """The answer arrived but could not be trusted (truncated, nonsense values)."""
+
+
+class UnknownSymbol(MarketError):
+    """The exchange does not list the symbol."""
+
+
+class TickerSource(Protocol):
+    """What the poller needs from an exchange (the ccxt adapter, or the demo replay)."""
+
+    name: str
+
+    async def load(self, wanted: Sequence[str]) -> list[str]:
+        """Load markets; return the symbols of those asked for that are not listed."""
+
+    async def fetch_tickers(self, symbols: Sequence[str]) -> dict[str, Ticker]:
+        """All tickers in one request."""
+
+    async def fetch_daily(self, symbol: str, days: int) -> list[Candle]:
+        """Up to `days` most recent daily candles, oldest first."""
+
+    def lists(self, symbol: str) -> bool:
+        """Whether the exchange lists this market (after `load`)."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+
+class IndexSource(Protocol):
+    """What the poller needs from the index feed (Yahoo chart API, or the demo replay)."""
+
+    name: str
+
+    async def fetch_daily(self, full: bool) -> list[DailyClose]:
+        """Daily closes, oldest first; `full` asks for the whole history."""
+
+    async def close(self) -> None:
+        """Release connections."""

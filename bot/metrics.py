@@ -1,0 +1,39 @@
+"""Prometheus metrics, one registry per app so tests can build several apps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+@dataclass
+class Metrics:
+    """Every metric altbot exports on /metrics."""
+
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.polls = Counter("altbot_polls", "Polls per feed", ["feed"], registry=r)
+        self.poll_errors = Counter(
+            "altbot_poll_errors", "Failed polls per feed and error", ["feed", "error"], registry=r
+        )
+        self.data_age = Gauge(
+            "altbot_data_age_seconds", "Age of the last good data per feed", ["feed"], registry=r
+        )
+        self.commands = Counter("altbot_commands", "Chat commands served", ["transport"], registry=r)
+        self.alerts_fired = Counter("altbot_alerts_fired", "Alerts claimed by the engine", registry=r)
+        self.alerts_active = Gauge("altbot_alerts_active", "Armed alerts", registry=r)
+        self.outbox_depth = Gauge("altbot_outbox_depth", "Jobs in the outbox stream", registry=r)
+        self.outbox_pending = Gauge("altbot_outbox_pending", "Jobs read but not acked", registry=r)
+        self.deliveries = Counter("altbot_deliveries", "Messages delivered", ["transport"], registry=r)
+        self.rate_limited = Counter(
+            "altbot_rate_limited", "429 answers received", ["service"], registry=r
+        )
+        self.delivery_latency = Histogram(
+            "altbot_delivery_latency_seconds",
+            "From the tick that fired an alert to the message being sent",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+            registry=r,
+        )

@@ -1,0 +1,218 @@
+"""The poller: one batched ticker request per poll, the R2K feed, history refresh.
+
+Each feed has a `run_*_once()` that tests call directly; `run()` loops them as
+asyncio tasks with backoff. Accepted ticks go to the store and then to the
+listeners (the alert engine). A tick that is zero/negative is dropped; one that
+jumps more than 50% from the last accepted price is held until the next poll
+confirms it, so a single wild print can never fire an alert.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from bot.metrics import Metrics
+from bot.market import DailyClose, IndexSource, MarketError, Ticker, TickerSource
+from bot.store import MarketStore
+
+log = logging.getLogger(__name__)
+
+WILD_JUMP = 0.50  # a move larger than this between two polls is held
+CONFIRM_BAND = 0.05  # the next poll confirms a held tick if it is within 5% of it
+HISTORY_DAYS = 400
+MAX_BACKOFF_SECONDS = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class TickBatch:
+    """Ticks accepted in one poll, with the 24h-volume / 30-day-mean ratio per symbol."""
+
+    ticks: list[Ticker]
+    fetched_at: float
+    volume_ratio: dict[str, float] = field(default_factory=dict)
+
+
+TickListener = Callable[[TickBatch], Awaitable[None]]
+
+
+class Poller:
+    """Owns the feeds' polling loops; stateless apart from the wild-tick guard."""
+
+    def __init__(
+        self,
+        exchange: TickerSource,
+        index: IndexSource,
+        store: MarketStore,
+        symbols: Sequence[str],
+        *,
+        poll_interval: float,
+        index_interval: float,
+        clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.exchange = exchange
+        self.index = index
+        self.store = store
+        self.symbols = list(symbols)
+        self.poll_interval = poll_interval
+        self.index_interval = index_interval
+        self.clock = clock
+        self.metrics = metrics or Metrics()
+        self.listeners: list[TickListener] = []
+        self.unlisted: list[str] = []
+        self._accepted: dict[str, float] = {}
+        self._held: dict[str, float] = {}
+        self._volume_mean: dict[str, float] = {}
+        self._markets_loaded = False
+        self._index_loaded = False
+        self._exchange_failures = 0
+        self._index_failures = 0
+        self.polls = 0
+
+    async def _ensure_markets(self) -> None:
+        if self._markets_loaded:
+            return
+        self.unlisted = await self.exchange.load(self.symbols)
+        self._markets_loaded = True
+        for symbol in self.unlisted:
+            log.warning("%s does not list %s; it will not be tracked", self.exchange.name, symbol)
+        for symbol in self.symbols:
+            snap = await self.store.snapshot(symbol)
+            if snap is not None:
+                self._accepted[symbol] = snap.price
+
+    def _guard(self, ticker: Ticker) -> bool:
+        """True when the tick may be used; updates the held state."""
+        if ticker.price <= 0:
+            return False
+        prev = self._accepted.get(ticker.symbol)
+        held = self._held.pop(ticker.symbol, None)
+        if prev is None or abs(ticker.price / prev - 1.0) <= WILD_JUMP:
+            return True
+        if held is not None and abs(ticker.price / held - 1.0) <= CONFIRM_BAND:
+            log.info("%s: jump to %s confirmed by a second poll", ticker.symbol, ticker.price)
+            return True
+        self._held[ticker.symbol] = ticker.price
+        return False
+
+    async def run_exchange_once(self) -> TickBatch | None:
+        """One poll: one batched request, guard, store, notify listeners."""
+        now = self.clock()
+        try:
+            await self._ensure_markets()
+            wanted = [s for s in self.symbols if s not in self.unlisted]
+            tickers = await self.exchange.fetch_tickers(wanted)
+        except MarketError as exc:
+            self._exchange_failures += 1
+            self.metrics.poll_errors.labels("exchange", type(exc).__name__).inc()
+            await self.store.feed_error("exchange", str(exc), now)
+            log.warning("exchange poll failed (%s): %s", type(exc).__name__, exc)
+            raise
+        self._exchange_failures = 0
+        accepted: list[Ticker] = []
+        for ticker in tickers.values():
+            if self._guard(ticker):
+                accepted.append(ticker)
+                self._accepted[ticker.symbol] = ticker.price
+            elif ticker.symbol in self._held:
+                await self.store.mark_held(ticker.symbol, ticker.price)
+                log.warning("%s: held a suspicious tick %s", ticker.symbol, ticker.price)
+        await self.store.save_tickers(accepted, now)
+        await self.store.feed_ok("exchange", now)
+        self.polls += 1
+        self.metrics.polls.labels("exchange").inc()
+        batch = TickBatch(accepted, now, self._ratios(accepted))
+        for listener in self.listeners:
+            await listener(batch)
+        return batch
+
+    def _ratios(self, tickers: list[Ticker]) -> dict[str, float]:
+        out = {}
+        for t in tickers:
+            mean = self._volume_mean.get(t.symbol)
+            if mean and t.quote_volume is not None:
+                out[t.symbol] = t.quote_volume / mean
+        return out
+
+    async def refresh_history(self) -> None:
+        """Daily candles for the regime and volume alerts (cached in Redis by the store)."""
+        await self._ensure_markets()
+        for symbol in self.symbols:
+            if symbol in self.unlisted:
+                continue
+            candles = await self.store.daily(symbol)
+            if not candles:
+                candles = await self.exchange.fetch_daily(symbol, HISTORY_DAYS)
+                await self.store.save_daily(symbol, candles)
+            last30 = [c.quote_volume for c in candles[-31:-1]]
+            if last30:
+                self._volume_mean[symbol] = sum(last30) / len(last30)
+
+    async def run_index_once(self) -> list[DailyClose]:
+        """Full history on the first call, recent days after that, merged by day."""
+        now = self.clock()
+        try:
+            rows = await self.index.fetch_daily(full=not self._index_loaded)
+        except MarketError as exc:
+            self._index_failures += 1
+            self.metrics.poll_errors.labels("index", type(exc).__name__).inc()
+            await self.store.feed_error("index", str(exc), now)
+            log.warning("index poll failed (%s): %s", type(exc).__name__, exc)
+            raise
+        self._index_failures = 0
+        if self._index_loaded:
+            old, _ = await self.store.index()
+            merged = {r.ts: r for r in old}
+            merged.update({r.ts: r for r in rows})
+            rows = [merged[ts] for ts in sorted(merged)]
+        self._index_loaded = True
+        await self.store.save_index(rows, now)
+        await self.store.feed_ok("index", now)
+        self.metrics.polls.labels("index").inc()
+        return rows
+
+    async def run_once(self) -> None:
+        """Both feeds once; errors are recorded, not raised (tests inspect the store)."""
+        for step in (self.run_index_once, self.refresh_history, self.run_exchange_once):
+            try:
+                await step()
+            except MarketError:
+                continue
+
+    @staticmethod
+    def backoff(interval: float, failures: int, retry_after: float | None) -> float:
+        """Next delay: the interval, doubled per consecutive failure, at least retry-after."""
+        delay = interval * (2 ** min(failures, 8)) if failures else interval
+        delay = min(max(interval, delay), max(interval, MAX_BACKOFF_SECONDS))
+        return max(delay, retry_after or 0.0)
+
+    async def _loop(self, step: Callable[[], Awaitable[object]], interval: float, kind: str) -> None:
+        while True:
+            retry_after = None
+            try:
+                await step()
+            except MarketError as exc:
+                retry_after = exc.retry_after
+            except Exception:
+                log.exception("%s poll crashed; continuing", kind)
+            failures = self._exchange_failures if kind == "exchange" else self._index_failures
+            await asyncio.sleep(self.backoff(interval, failures, retry_after))
+
+    async def _history_loop(self) -> None:
+        while True:
+            try:
+                await self.refresh_history()
+            except MarketError as exc:
+                log.warning("history refresh failed: %s", exc)
+            await asyncio.sleep(3600)
+
+    async def run(self) -> None:
+        """Run every feed until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._loop(self.run_index_once, self.index_interval, "index"))
+            group.create_task(self._history_loop())
+            group.create_task(self._loop(self.run_exchange_once, self.poll_interval, "exchange"))
