@@ -27,6 +27,8 @@ several deployments can share one Redis. Types and lifetimes:
 | P:sig:EVENT                       | string | signal dedup mark (SET NX), TTL 400 days             |
 | P:cmd:CHAT                        | string | per-chat command rate counter, TTL 60 s              |
 | P:lock:leader                     | string | leader lease (poller + engine), TTL a few seconds    |
+| P:hist:{SYM}                      | string | JSON long daily closes for the backtest, TTL 24 h    |
+| P:chart:NAME                      | string | base64 PNG of a rendered chart, TTL 60 s             |
 
 Redis Cluster: every per-symbol key carries the hash tag `{SYM}` so a symbol's
 indexes, last values and ticks share one slot. The claim script also touches the
@@ -44,6 +46,8 @@ DAILY_CACHE_SECONDS = 6 * 3600
 HISTORY_TTL_SECONDS = 30 * 86400
 SENT_MARK_TTL_SECONDS = 7 * 86400
 SIGNAL_DEDUP_TTL_SECONDS = 400 * 86400
+BACKTEST_HISTORY_SECONDS = 24 * 3600
+CHART_CACHE_SECONDS = 60
 OUTBOX_GROUP = "delivery"
 
 SERIES_PRICE = "price"
@@ -140,6 +144,13 @@ class Keys:
 
     def command_rate(self, chat: str) -> str:
         return f"{self.prefix}:cmd:{chat}"
+
+    def closes(self, name: str) -> str:
+        """Long daily closes of a market (or `R2K`) cached for the backtest."""
+        return f"{self.prefix}:hist:{{{name}}}"
+
+    def chart(self, name: str) -> str:
+        return f"{self.prefix}:chart:{name}"
 
     @property
     def leader(self) -> str:

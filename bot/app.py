@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
@@ -19,18 +19,25 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from alerts.engine import Engine
 from alerts.keys import Keys
+from alerts.outbox import DeliveryWorker, Job
+from alerts.service import AlertService
 from bot.config import Settings
 from bot.health import HealthServer
 from bot.market import IndexSource, TickerSource
 from bot.metrics import Metrics
 from bot.poller import Poller, TickBatch
 from bot.store import MarketStore
+from handlers.notify import render_jobs
 from handlers.registry import build_core
+from handlers.reply import DeliveryDeferred, Reply
 from handlers.services import Services
 
 log = logging.getLogger(__name__)
 COMMANDS_PER_MINUTE = 20
+EXPIRY_SWEEP_SECONDS = 30.0
+Pusher = Callable[[str, Reply], Awaitable[None]]
 
 
 def connect_redis(url: str) -> Redis:
@@ -94,12 +101,47 @@ class App:
             clock=clock,
             metrics=self.metrics,
         )
-        self.services = Services(settings, self.store, exchange.lists, clock)
+        self.engine = Engine(redis, self.keys, self.store.ticks_since)
+        self.alerts = AlertService(
+            redis, self.keys, self.engine, self.store,
+            quota=settings.alert_quota_per_chat, clock=clock,
+        )  # fmt: skip
+        self.services = Services(settings, self.store, exchange.lists, clock, alerts=self.alerts)
+        self.pushers: dict[str, Pusher] = {}
+        self.worker = DeliveryWorker(redis, self.keys, self.deliver, metrics=self.metrics, clock=clock)
         self.core = build_core(self.services, rate_limiter=self.allow_command)
         self.health = HealthServer(self.health_check, self.metrics, settings.http_port)
         self.telegram: Any = None
         self._tasks: list[asyncio.Task[None]] = []
         self.poller.listeners.append(self._observe_tick)
+        self.poller.listeners.append(self.evaluate_batch)
+
+    async def evaluate_batch(self, batch: TickBatch) -> None:
+        """Run the engine over one poll's accepted (fresh, guarded) ticks."""
+        now = int(batch.fetched_at)
+        fired = 0
+        for t in batch.ticks:
+            ratio = batch.volume_ratio.get(t.symbol)
+            fired += await self.engine.on_tick(t.symbol, t.price, batch.fetched_at, now, ratio)
+        if fired:
+            self.metrics.alerts_fired.inc(fired)
+            log.info("%d alerts fired", fired)
+
+    async def deliver(self, chat: str, jobs: list[Job]) -> None:
+        """Render a chat's jobs as one message and hand it to that chat's transport."""
+        pusher = self.pushers.get(chat.split(":", 1)[0])
+        if pusher is None:
+            raise DeliveryDeferred(f"no transport for {chat.split(':', 1)[0]} in this process")
+        await pusher(chat, render_jobs(jobs))
+        self.metrics.deliveries.labels(chat.split(":", 1)[0]).inc(len(jobs))
+
+    async def _expiry_loop(self) -> None:
+        while True:
+            try:
+                await self.engine.expire_due(int(self.clock()))
+            except Exception:
+                log.exception("expiry sweep failed")
+            await asyncio.sleep(EXPIRY_SWEEP_SECONDS)
 
     async def _observe_tick(self, batch: TickBatch) -> None:
         self.metrics.data_age.labels("exchange").set(max(0.0, self.clock() - batch.fetched_at))
@@ -144,8 +186,12 @@ class App:
                 self.core, token.get_secret_value(), self.settings.telegram_api_url
             )
             await self.telegram.start()
+            self.pushers["tg"] = self.telegram.push
+        await self.worker.ensure_group()
+        self._tasks.append(asyncio.create_task(self.worker.run(), name="delivery"))
         if poll:
             self._tasks.append(asyncio.create_task(self.poller.run(), name="poller"))
+            self._tasks.append(asyncio.create_task(self._expiry_loop(), name="expiry"))
 
     async def stop(self) -> None:
         """Stop in reverse order; safe to call twice."""

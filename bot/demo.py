@@ -48,10 +48,13 @@ async def run_demo(
     settings, _, redis = await _pick_store(settings, out)
     app = App(settings, redis, exchange, index, clock=exchange.clock)  # type: ignore[arg-type]
     console = ConsoleTransport(app.core, out)
+    app.pushers["console"] = console.push
+    await app.worker.ensure_group()
     try:
         await app.poller.run_index_once()
         await app.poller.refresh_history()
         await app.poller.run_exchange_once()
+        console.show("/alert LINK above 9.5", await console.ask("/alert LINK above 9.5") or "")
         for step in range(steps + 1):
             if step:
                 exchange.advance(settings.poll_interval_seconds)
@@ -61,6 +64,7 @@ async def run_demo(
                 if step == VOLUME_SPIKE_STEP:
                     print(f"--- poll {step}: volume spikes across the watched coins ---\n", file=out)
                 await app.poller.run_exchange_once()
+                await app.worker.run_once(block_ms=None)
             if step in SHOW_AT or step == steps:
                 for line in ("/coin LINK", "/regime"):
                     console.show(line, await console.ask(line) or "")

@@ -7,13 +7,20 @@ is stale and is shown as such, never as fresh.
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from alerts.keys import DAILY_CACHE_SECONDS, TICK_HISTORY_SECONDS, Keys
+from alerts.keys import (
+    BACKTEST_HISTORY_SECONDS,
+    CHART_CACHE_SECONDS,
+    DAILY_CACHE_SECONDS,
+    TICK_HISTORY_SECONDS,
+    Keys,
+)
 from bot.market import Candle, DailyClose, Ticker
 
 STALE_INTERVALS = 3
@@ -145,3 +152,27 @@ class MarketStore:
             return [], None
         data = json.loads(raw)
         return [DailyClose(int(t), float(c)) for t, c in data["rows"]], float(data["fetched_at"])
+
+    async def save_closes(self, name: str, rows: list[DailyClose], span: int) -> None:
+        """Long history for the backtest, kept a day so reruns do not refetch years of data."""
+        payload = json.dumps({"span": span, "rows": [[r.ts, r.close] for r in rows]})
+        await self.redis.set(self.keys.closes(name), payload, ex=BACKTEST_HISTORY_SECONDS)
+
+    async def closes(self, name: str, span: int = 0) -> list[DailyClose] | None:
+        """Cached closes fetched for at least `span` days; None when absent or shorter."""
+        raw = await self.redis.get(self.keys.closes(name))
+        if not raw:
+            return None
+        data = json.loads(raw)
+        if int(data["span"]) < span:
+            return None
+        return [DailyClose(int(t), float(c)) for t, c in data["rows"]]
+
+    async def save_chart(self, name: str, png: bytes) -> None:
+        """Briefly cache a rendered chart: repeated taps must not re-render (base64: text client)."""
+        encoded = base64.b64encode(png).decode()
+        await self.redis.set(self.keys.chart(name), encoded, ex=CHART_CACHE_SECONDS)
+
+    async def chart(self, name: str) -> bytes | None:
+        raw = await self.redis.get(self.keys.chart(name))
+        return base64.b64decode(raw) if raw else None

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from handlers import market_cmds
+from handlers import alert_cmds, market_cmds
 from handlers.core import CommandCore, CommandSpec, Router
 from handlers.services import Services
 
 
 def routers() -> list[Router]:
     """Every feature module's router; later issues append theirs here."""
-    return [market_cmds.router]
+    return [market_cmds.router, alert_cmds.router]
 
 
 def all_commands() -> list[CommandSpec]:

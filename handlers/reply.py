@@ -73,3 +73,15 @@ def error_reply(err: UserError) -> Reply:
     """The one way errors look everywhere."""
     lines = [err.hint] if err.hint else []
     return Reply(title=f"⚠️ {err.message}", lines=lines, tone="error", ephemeral=True)
+
+
+class ChatUnreachable(Exception):
+    """The chat cannot receive messages (blocked, kicked, deleted): pause, don't retry."""
+
+
+class DeliveryDeferred(Exception):
+    """A transient send failure; the job stays pending and is retried later."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -1,0 +1,614 @@
+"""FakeDiscord: a local Discord (REST under /api/v10 + gateway websocket) for real discord.py.
+
+An unmodified ``discord.Client`` / ``commands.Bot`` runs against it, so tests exercise the
+bot's real command tree, interaction responses, rate-limit retries and error mapping.
+
+Point a client at it with exactly two lines, before ``login()``::
+
+    discord.http.Route.BASE = fake.api_url                                  # all REST
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway_url)
+
+(discord.py 2.7's plain Client never asks /gateway/bot; it connects straight to
+DEFAULT_GATEWAY. /gateway and /gateway/bot are served anyway for AutoShardedClient.)
+Both are class attributes: restore them after the test. Pass ``guild_ready_timeout=0.1`` to
+the client, or ``on_ready`` / ``wait_until_ready`` only fire ~2 s after the last GUILD_CREATE.
+Recorded message dicts are the wire objects plus test-only keys prefixed ``_fake_``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Any, Self
+
+from aiohttp import web
+
+from tests.fakes.discord_gateway import (
+    DEFAULT_BOT_PERMS,
+    DEFAULT_EVERYONE_PERMS,
+    JSON,
+    CallbackRecord,
+    FakeGuild,
+    Fault,
+    Gateway,
+    InteractionRecord,
+    UploadedFile,
+    World,
+    error_response,
+    is_token_route,
+    iso_now,
+    json_response,
+    mime_type,
+    read_body,
+)
+
+Handler = Callable[[web.Request, re.Match[str]], Awaitable[web.StreamResponse]]
+_OPTION_STRING = 3
+_CMDS = r"/applications/(?P<app>\d+)(/guilds/(?P<gid>\d+))?/commands"
+_WEBHOOK_MSG = r"/webhooks/(?P<app>\d+)/(?P<tok>[^/]+)/messages/(?P<mid>@original|\d+)"
+
+
+class FakeDiscord:
+    """Local Discord server plus a test-side API to drive and inspect the client."""
+
+    def __init__(
+        self,
+        *,
+        bot_id: int = 900000000000000001,
+        app_id: int | None = None,
+        bot_name: str = "altbot",
+        token: str | None = None,
+        heartbeat_interval_ms: int = 1000,
+        compress: bool = True,
+    ) -> None:
+        """``token`` set -> wrong tokens get 401 on REST and close 4004 on the gateway."""
+        self.world = World(bot_id=bot_id, app_id=app_id or bot_id, bot_name=bot_name)
+        self.token = token
+        self.gateway = Gateway(self.world, url=lambda: self.gateway_url,
+                               heartbeat_ms=heartbeat_interval_ms, compress=compress, token=token)
+        self.global_commands: list[JSON] = []
+        self.guild_commands: dict[int, list[JSON]] = {}
+        self.interactions: dict[int, InteractionRecord] = {}
+        self.messages: list[JSON] = []  # every message created, in order (edits in place)
+        self.files: dict[int, UploadedFile] = {}  # attachment id -> uploaded file
+        self.requests: list[tuple[str, str]] = []  # (method, path under /api/v10)
+        self.unknown_routes: list[tuple[str, str]] = []
+        self.rate_limited_count = 0
+        self.faults_served = 0
+        self._channel_msgs: dict[int, list[JSON]] = {}
+        self._by_token: dict[str, InteractionRecord] = {}
+        self._faults: list[Fault] = []
+        self._forbidden: dict[int, tuple[int, str]] = {}  # channel id -> (code, message)
+        self._forbidden_dm: set[int] = set()
+        self._changed = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+        r = self._route
+        self._routes: list[tuple[str, re.Pattern[str], Handler]] = [
+            r("GET", r"/users/@me", self._get_me),
+            r("GET", r"/oauth2/applications/@me", self._get_app),
+            r("GET", r"/gateway(/bot)?", self._get_gateway),
+            r("GET", _CMDS, self._cmds_get),
+            r("PUT", _CMDS, self._cmds_put),
+            r("POST", _CMDS, self._cmd_post),
+            r("POST", r"/interactions/(?P<iid>\d+)/(?P<tok>[^/]+)/callback", self._callback),
+            r("POST", r"/webhooks/(?P<app>\d+)/(?P<tok>[^/]+)", self._followup),
+            r("GET", _WEBHOOK_MSG, self._webhook_msg_get),
+            r("PATCH", _WEBHOOK_MSG, self._webhook_msg_patch),
+            r("DELETE", _WEBHOOK_MSG, self._webhook_msg_delete),
+            r("POST", r"/channels/(?P<cid>\d+)/messages", self._channel_post),
+            r("PATCH", r"/channels/(?P<cid>\d+)/messages/(?P<mid>\d+)", self._channel_edit),
+            r("POST", r"/channels/(?P<cid>\d+)/typing", self._no_content),
+            r("GET", r"/channels/(?P<cid>\d+)", self._channel_get),
+            r("POST", r"/users/@me/channels", self._dm_create),
+            r("GET", r"/users/(?P<uid>\d+)", self._user_get),
+            r("GET", r"/guilds/(?P<gid>\d+)/members/(?P<uid>\d+)", self._member_get),
+        ]
+
+    @staticmethod
+    def _route(method: str, pattern: str, handler: Handler) -> tuple[str, re.Pattern[str], Handler]:
+        return method, re.compile(pattern + "$"), handler
+
+    # ----------------------------------------------------------------- lifecycle
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/api/v10"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    @property
+    def bot_id(self) -> int:
+        return self.world.bot_id
+
+    @property
+    def app_id(self) -> int:
+        return self.world.app_id
+
+    async def start(self) -> None:
+        """Listen on 127.0.0.1 on a free port (no internet needed)."""
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_get("/gateway", self.gateway.handle)
+        app.router.add_get("/attachments/{cid}/{aid}/{name}", self._attachment)
+        app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        """Close gateway connections and the server; close the client first for a quiet exit."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.gateway.close_all(code=1001)
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.stop()
+
+    # ----------------------------------------------------------------- world setup
+    def add_guild(
+        self,
+        guild_id: int,
+        name: str,
+        channels: list[int | JSON] | None = None,
+        members: list[tuple[int, str, int]] | None = None,
+        *,
+        everyone_permissions: int = DEFAULT_EVERYONE_PERMS,
+        bot_permissions: int = DEFAULT_BOT_PERMS,
+        owner_id: int | None = None,
+    ) -> FakeGuild:
+        """Add a guild. ``channels``: ids (text channels) or partial channel dicts
+        (``{"id", "name", "type", "permission_overwrites"}``); ``members``:
+        ``(user_id, name, permissions)``, each member getting a role with those permissions.
+        After the client is connected the guild is also sent as GUILD_CREATE (a join)."""
+        guild = self.world.add_guild(guild_id, name, channels or [], members or [],
+                                     everyone_permissions=everyone_permissions,
+                                     bot_permissions=bot_permissions, owner_id=owner_id)
+        if self.gateway.is_identified():
+            self._spawn(self.gateway.dispatch("GUILD_CREATE", self.world.guild_payload(guild)))
+        return guild
+
+    def add_user(self, user_id: int, name: str) -> JSON:
+        """Make a user known (for DMs / fetch_user) without putting it in a guild."""
+        return self.world.user(user_id, name)
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ----------------------------------------------------------------- fault injection
+    def rate_limit_next(self, n: int, route_prefix: str = "/channels/",
+                        retry_after: float = 0.2, *, is_global: bool = False) -> None:
+        """Answer the next ``n`` requests under ``route_prefix`` with 429 (with ``Via`` so
+        discord.py retries instead of treating it as a Cloudflare ban)."""
+        headers = {
+            "Via": "1.1 google", "Retry-After": str(max(1, round(retry_after))),
+            "X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset-After": f"{retry_after:.3f}",
+            "X-RateLimit-Bucket": "fakebucket" + secrets.token_hex(4),
+            "X-RateLimit-Scope": "global" if is_global else "user",
+        }
+        body = {"message": "You are being rate limited.", "retry_after": retry_after,
+                "global": is_global}
+        self._faults.append(Fault(route_prefix, n, 429, body, headers))
+
+    def fail_next(self, n: int, status: int, route_prefix: str = "/", *,
+                  message: str = "fault", code: int = 0) -> None:
+        """Answer the next ``n`` matching requests with ``status`` (note: discord.py retries
+        500/502/504 with 1 s, 3 s, ... sleeps)."""
+        self._faults.append(Fault(route_prefix, n, status, {"message": message, "code": code}, {}))
+
+    def forbid_channel(self, channel_id: int, code: int = 50001,
+                       message: str = "Missing Access") -> None:
+        """Posting to this channel answers 403 (discord.Forbidden in the client)."""
+        self._forbidden[channel_id] = (code, message)
+
+    def forbid_dm(self, user_id: int) -> None:
+        """DMs to this user answer 403 code 50007, like a user with DMs closed."""
+        self._forbidden_dm.add(user_id)
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+        self._forbidden.clear()
+        self._forbidden_dm.clear()
+
+    # ----------------------------------------------------------------- interactions
+    async def invoke_command(
+        self,
+        name: str,
+        options: list[JSON] | None = None,
+        *,
+        user_id: int,
+        channel_id: int | None = None,
+        guild_id: int | None = None,
+        permissions: str | None = None,
+        resolved: JSON | None = None,
+        locale: str = "en-US",
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> int:
+        """Send an INTERACTION_CREATE (type 2) for slash command ``name``; returns its id.
+        Options are ``{"name", "value"}`` dicts (``type`` inferred from the synced command)."""
+        return await self._interact(2, name, options or [], user_id=user_id,
+                                    channel_id=channel_id, guild_id=guild_id,
+                                    permissions=permissions, resolved=resolved,
+                                    locale=locale, limit_s=timeout)
+
+    async def autocomplete(
+        self,
+        name: str,
+        options: list[JSON],
+        *,
+        user_id: int,
+        channel_id: int | None = None,
+        guild_id: int | None = None,
+        permissions: str | None = None,
+        locale: str = "en-US",
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> int:
+        """Send an autocomplete interaction (type 4); mark the typed option ``focused: True``."""
+        return await self._interact(4, name, options, user_id=user_id, channel_id=channel_id,
+                                    guild_id=guild_id, permissions=permissions, resolved=None,
+                                    locale=locale, limit_s=timeout)
+
+    def command(self, name: str, guild_id: int | None = None) -> JSON | None:
+        """A synced command by name (guild commands first when ``guild_id`` is given)."""
+        pools = ([self.guild_commands.get(guild_id, [])] if guild_id else []) + [
+            self.global_commands]
+        return next((c for pool in pools for c in pool if c["name"] == name), None)
+
+    @property
+    def commands(self) -> dict[int | None, list[JSON]]:
+        """Registered commands: key None = global, else guild id."""
+        out: dict[int | None, list[JSON]] = {gid: c for gid, c in self.guild_commands.items()}
+        out[None] = self.global_commands
+        return out
+
+    async def _interact(self, itype: int, name: str, options: list[JSON], *, user_id: int,
+                        channel_id: int | None, guild_id: int | None, permissions: str | None,
+                        resolved: JSON | None, locale: str, limit_s: float) -> int:
+        await self.gateway.wait_identified(limit_s)
+        guild_cmd = self.command(name, guild_id) if guild_id else None
+        cmd = guild_cmd or self.command(name)
+        payload = self.world.interaction_payload(
+            itype, name, [_typed_option(o, cmd) for o in options], command=cmd,
+            guild_command=guild_cmd is not None, user_id=user_id, channel_id=channel_id,
+            guild_id=guild_id, permissions=permissions, resolved=resolved, locale=locale)
+        iid, token = int(payload["id"]), payload["token"]
+        rec = InteractionRecord(iid, token, itype, name, int(payload["channel_id"]), guild_id,
+                                user_id, asyncio.get_running_loop().time(), payload)
+        self.interactions[iid] = rec
+        self._by_token[token] = rec
+        if not await self.gateway.dispatch("INTERACTION_CREATE", payload):
+            raise RuntimeError("no identified gateway session to deliver the interaction")
+        return iid
+
+    async def wait_for_callback(
+        self, interaction_id: int, timeout: float = 3.0  # noqa: ASYNC109
+    ) -> CallbackRecord:
+        """Wait until the client answers the interaction (TimeoutError if it doesn't)."""
+        rec = self.interactions[interaction_id]
+        await self._wait_until(lambda: rec.callback is not None, timeout)
+        assert rec.callback is not None
+        return rec.callback
+
+    def interaction(self, interaction_id: int) -> InteractionRecord:
+        return self.interactions[interaction_id]
+
+    def followups(self, token_or_id: str | int) -> list[JSON]:
+        """Follow-up messages for an interaction, by token or interaction id."""
+        rec = (self.interactions.get(token_or_id) if isinstance(token_or_id, int)
+               else self._by_token.get(token_or_id))
+        return list(rec.followups) if rec else []
+
+    # ----------------------------------------------------------------- messages
+    def channel_messages(self, channel_id: int) -> list[JSON]:
+        """Messages posted with POST /channels/{id}/messages (not interaction replies)."""
+        return list(self._channel_msgs.get(channel_id, []))
+
+    def dm_messages(self, user_id: int) -> list[JSON]:
+        """Messages the client posted to its DM channel with ``user_id``."""
+        dm = self.world.dm_channels.get(user_id)
+        return self.channel_messages(int(dm["id"])) if dm else []
+
+    async def wait_for_messages(
+        self, predicate: Callable[[JSON], bool], timeout: float = 3.0, count: int = 1,  # noqa: ASYNC109
+    ) -> list[JSON]:
+        """Wait until ``count`` messages (channel, DM, interaction replies or follow-ups)
+        satisfy ``predicate``; returns them in creation order."""
+        def matches() -> list[JSON]:
+            return [m for m in self.messages if predicate(m)]
+        await self._wait_until(lambda: len(matches()) >= count, timeout)
+        return matches()
+
+    def file_bytes(self, attachment: JSON) -> bytes:
+        """Raw bytes the client uploaded for an attachment in a recorded message."""
+        return self.files[int(attachment["id"])][1]
+
+    async def dispatch(self, event: str, data: JSON) -> int:
+        """Send any gateway DISPATCH event (e.g. GUILD_MEMBER_ADD) to connected clients."""
+        return await self.gateway.dispatch(event, data)
+
+    async def _wait_until(self, cond: Callable[[], bool], limit_s: float) -> None:
+        async with asyncio.timeout(limit_s):
+            while not cond():
+                ev = self._changed
+                await ev.wait()
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def _make_message(self, channel_id: int, payload: JSON, files: list[UploadedFile], *,
+                      guild_id: int | None = None, webhook: bool = False,
+                      extra_flags: int = 0) -> JSON:
+        attachments = self._attachments(channel_id, payload, files)
+        msg = self.world.message_payload(channel_id, payload, attachments, guild_id=guild_id,
+                                         webhook=webhook, extra_flags=extra_flags)
+        self.messages.append(msg)
+        self._notify()
+        return msg
+
+    def _attachments(self, channel_id: int, payload: JSON,
+                     files: list[UploadedFile]) -> list[JSON]:
+        """Attachment objects for uploaded ``files[n]``, downloadable from the fake."""
+        out = []
+        for meta in payload.get("attachments") or [
+                {"id": i, "filename": f[0]} for i, f in enumerate(files)]:
+            if int(meta["id"]) >= len(files):
+                continue  # keeping an already uploaded attachment on edit: not modelled
+            fname, content = files[int(meta["id"])]
+            fname = meta.get("filename") or fname
+            aid = self.world.ids.next()
+            self.files[aid] = (fname, content)
+            url = f"{self.base_url}/attachments/{channel_id}/{aid}/{fname}"
+            out.append({"id": str(aid), "filename": fname, "size": len(content), "url": url,
+                        "proxy_url": url, "content_type": mime_type(fname),
+                        "description": meta.get("description")})
+        return out
+
+    def _edit_message(self, msg: JSON, payload: JSON, files: list[UploadedFile]) -> JSON:
+        for key in ("content", "embeds", "components", "flags"):
+            if payload.get(key) is not None:
+                msg[key] = payload[key]
+        if files:
+            msg["attachments"] = self._attachments(int(msg["channel_id"]), payload, files)
+        msg["flags"] = int(msg.get("flags") or 0) & ~128  # no longer "loading"
+        msg["edited_timestamp"] = iso_now()
+        self._notify()
+        return msg
+
+    # ----------------------------------------------------------------- REST plumbing
+    async def _rest(self, request: web.Request) -> web.StreamResponse:
+        path = "/" + request.match_info["tail"]
+        self.requests.append((request.method, path))
+        if self.token is not None and not is_token_route(path) and (
+                request.headers.get("Authorization") != f"Bot {self.token}"):
+            return error_response(401, "401: Unauthorized")
+        for fault in self._faults:
+            if fault.remaining > 0 and path.startswith(fault.route_prefix):
+                fault.remaining -= 1
+                if fault.status == 429:
+                    self.rate_limited_count += 1
+                self.faults_served += 1
+                self._faults = [f for f in self._faults if f.remaining > 0]
+                return json_response(fault.body, fault.status, fault.headers)
+        for method, pattern, handler in self._routes:
+            if method == request.method and (m := pattern.match(path)):
+                return await handler(request, m)
+        self.unknown_routes.append((request.method, path))
+        return error_response(404, "404: Not Found")
+
+    async def _no_content(self, request: web.Request, m: re.Match[str]) -> web.StreamResponse:
+        return web.Response(status=204)
+
+    async def _attachment(self, request: web.Request) -> web.StreamResponse:
+        entry = self.files.get(int(request.match_info["aid"]))
+        if entry is None:
+            return web.Response(status=404)
+        return web.Response(body=entry[1], content_type=mime_type(entry[0]))
+
+    # ----------------------------------------------------------------- REST handlers
+    async def _get_me(self, request: web.Request, m: re.Match[str]) -> web.StreamResponse:
+        return json_response(self.world.bot_user())
+
+    async def _get_app(self, request: web.Request, m: re.Match[str]) -> web.StreamResponse:
+        owner = self.world.user(self.world.bot_id + 1, "owner")
+        return json_response({
+            "id": str(self.app_id), "name": self.world.bot_name, "description": "", "icon": None,
+            "bot_public": True, "bot_require_code_grant": False, "owner": owner,
+            "verify_key": "0" * 64, "flags": 1 << 23, "team": None, "summary": "",
+            "interactions_endpoint_url": None, "rpc_origins": [], "tags": [],
+            "bot": self.world.bot_user(), "integration_types_config": {"0": {}},
+        })
+
+    async def _get_gateway(self, request: web.Request, m: re.Match[str]) -> web.StreamResponse:
+        data: JSON = {"url": self.gateway_url}
+        if m.group(1):
+            data.update(shards=1, session_start_limit={
+                "total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1})
+        return json_response(data)
+
+    def _cmd_pool(self, m: re.Match[str]) -> list[JSON]:
+        gid = m.group("gid")
+        return self.guild_commands.setdefault(int(gid), []) if gid else self.global_commands
+
+    async def _cmds_get(self, request: web.Request, m: re.Match[str]) -> web.StreamResponse:
+        return json_response(self._cmd_pool(m))
+
+    async def _cmds_put(self, request: web.Request, m: re.Match[str]) -> web.StreamResponse:
+        """Bulk overwrite; a command keeps its id when its name persists, as on Discord."""
+        body, _ = await read_body(request)
+        old = {c["name"]: c for c in self._cmd_pool(m)}
+        new = [self.world.stored_command(c, _gid(m), old.get(c["name"])) for c in body]
+        pool = self._cmd_pool(m)
+        pool[:] = new
+        self._notify()
+        return json_response(new)
+
+    async def _cmd_post(self, request: web.Request, m: re.Match[str]) -> web.StreamResponse:
+        body, _ = await read_body(request)
+        pool = self._cmd_pool(m)
+        old = next((c for c in pool if c["name"] == body["name"]), None)
+        cmd = self.world.stored_command(body, _gid(m), old)
+        pool[:] = [c for c in pool if c["name"] != body["name"]] + [cmd]
+        self._notify()
+        return json_response(cmd, 200 if old else 201)
+
+    async def _callback(self, request: web.Request, m: re.Match[str]) -> web.StreamResponse:
+        rec = self.interactions.get(int(m.group("iid")))
+        if rec is None or rec.token != m.group("tok"):
+            return error_response(404, "Unknown interaction", 10062)
+        if rec.callback is not None:
+            return error_response(400, "Interaction has already been acknowledged.", 40060)
+        body, files = await read_body(request)
+        ctype, data = int(body["type"]), body.get("data") or {}
+        elapsed = asyncio.get_running_loop().time() - rec.sent_at
+        message = None
+        if ctype in (4, 5):
+            message = self._make_message(rec.channel_id, data, files, guild_id=rec.guild_id,
+                                         webhook=True, extra_flags=128 if ctype == 5 else 0)
+            message["_fake_interaction_id"] = str(rec.id)  # test-side only; clients ignore it
+            rec.original = message
+        rec.callback = CallbackRecord(ctype, data, elapsed, message, files)
+        self._notify()
+        if request.query.get("with_response", "").lower() not in ("1", "true"):
+            return web.Response(status=204)
+        flags = int((message or {}).get("flags") or 0)
+        out: JSON = {"interaction": {
+            "id": str(rec.id), "type": rec.type,
+            "response_message_id": message["id"] if message else None,
+            "response_message_loading": ctype == 5,
+            "response_message_ephemeral": bool(flags & 64),
+        }}
+        if ctype != 8:
+            out["resource"] = {"type": ctype, **({"message": message} if message else {})}
+        return json_response(out)
+
+    def _token_rec(self, m: re.Match[str]) -> InteractionRecord | None:
+        rec = self._by_token.get(m.group("tok"))
+        return rec if rec is not None and m.group("app") == str(self.app_id) else None
+
+    def _webhook_msg(self, rec: InteractionRecord, mid: str) -> JSON | None:
+        if mid == "@original":
+            return rec.original
+        return next((f for f in rec.followups if f["id"] == mid), None)
+
+    async def _followup(self, request: web.Request, m: re.Match[str]) -> web.StreamResponse:
+        rec = self._token_rec(m)
+        if rec is None:
+            return error_response(404, "Unknown Webhook", 10015)
+        if rec.callback is None:
+            return error_response(404, "Unknown Webhook", 10015)  # Discord: ack before following up
+        body, files = await read_body(request)
+        msg = self._make_message(rec.channel_id, body, files, guild_id=rec.guild_id, webhook=True)
+        msg["_fake_interaction_id"] = str(rec.id)
+        rec.followups.append(msg)
+        if request.query.get("wait", "").lower() in ("1", "true"):
+            return json_response(msg)
+        return web.Response(status=204)
+
+    async def _webhook_msg_get(self, request: web.Request, m: re.Match[str]) -> web.StreamResponse:
+        rec = self._token_rec(m)
+        msg = self._webhook_msg(rec, m.group("mid")) if rec else None
+        return json_response(msg) if msg else error_response(404, "Unknown Message", 10008)
+
+    async def _webhook_msg_patch(self, request: web.Request,
+                                 m: re.Match[str]) -> web.StreamResponse:
+        rec = self._token_rec(m)
+        msg = self._webhook_msg(rec, m.group("mid")) if rec else None
+        if rec is None or msg is None:
+            return error_response(404, "Unknown Message", 10008)
+        body, files = await read_body(request)
+        rec.edits.append(body)
+        return json_response(self._edit_message(msg, body, files))
+
+    async def _webhook_msg_delete(self, request: web.Request,
+                                  m: re.Match[str]) -> web.StreamResponse:
+        rec = self._token_rec(m)
+        msg = self._webhook_msg(rec, m.group("mid")) if rec else None
+        if rec is None or msg is None:
+            return error_response(404, "Unknown Message", 10008)
+        msg["_fake_deleted"] = True  # test-side marker
+        self._notify()
+        return web.Response(status=204)
+
+    async def _channel_post(self, request: web.Request, m: re.Match[str]) -> web.StreamResponse:
+        cid = int(m.group("cid"))
+        found = self.world.find_channel(cid)
+        if found is None:
+            return error_response(404, "Unknown Channel", 10003)
+        if cid in self._forbidden:
+            code, message = self._forbidden[cid]
+            return error_response(403, message, code)
+        recipient = self.world.dm_recipient(cid)
+        if recipient is not None and recipient in self._forbidden_dm:
+            return error_response(403, "Cannot send messages to this user", 50007)
+        body, files = await read_body(request)
+        guild = found[1]
+        msg = self._make_message(cid, body, files, guild_id=guild.id if guild else None)
+        found[0]["last_message_id"] = msg["id"]
+        self._channel_msgs.setdefault(cid, []).append(msg)
+        return json_response(msg)
+
+    async def _channel_edit(self, request: web.Request, m: re.Match[str]) -> web.StreamResponse:
+        msgs = self._channel_msgs.get(int(m.group("cid")), [])
+        msg = next((x for x in msgs if x["id"] == m.group("mid")), None)
+        if msg is None:
+            return error_response(404, "Unknown Message", 10008)
+        body, files = await read_body(request)
+        return json_response(self._edit_message(msg, body, files))
+
+    async def _channel_get(self, request: web.Request, m: re.Match[str]) -> web.StreamResponse:
+        found = self.world.find_channel(int(m.group("cid")))
+        return json_response(found[0]) if found else error_response(404, "Unknown Channel", 10003)
+
+    async def _dm_create(self, request: web.Request, m: re.Match[str]) -> web.StreamResponse:
+        body, _ = await read_body(request)
+        return json_response(self.world.dm_channel(int(body["recipient_id"])))
+
+    async def _user_get(self, request: web.Request, m: re.Match[str]) -> web.StreamResponse:
+        uid = int(m.group("uid"))
+        if uid not in self.world.users:
+            return error_response(404, "Unknown User", 10013)
+        return json_response(self.world.user(uid))
+
+    async def _member_get(self, request: web.Request, m: re.Match[str]) -> web.StreamResponse:
+        guild = self.world.guilds.get(int(m.group("gid")))
+        uid = int(m.group("uid"))
+        if guild is None:
+            return error_response(404, "Unknown Guild", 10004)
+        if uid not in guild.members:
+            return error_response(404, "Unknown Member", 10007)
+        return json_response(self.world.member_payload(guild, uid))
+
+
+def _typed_option(option: JSON, cmd: JSON | None) -> JSON:
+    if "type" in option:
+        return option
+    spec = next((o for o in (cmd or {}).get("options", []) if o["name"] == option["name"]),
+                None)
+    return {**option, "type": spec["type"] if spec else _OPTION_STRING}
+
+
+def _gid(m: re.Match[str]) -> int | None:
+    return int(m.group("gid")) if m.group("gid") else None
