@@ -118,8 +118,8 @@ class Engine:
         fired += await self.evaluate_moves(symbol, price, tick, now)
         return fired
 
-    async def create(self, alert: Alert, quota: int) -> bool:
-        """Store an armed alert; False when the chat's quota is reached."""
+    def create_call(self, alert: Alert, quota: int) -> tuple[list[str], list[Any]]:
+        """KEYS and ARGV of the create script (bulk loaders pipeline the same call)."""
         k = self.keys
         if alert.kind == "m":
             group = f"{alert.window}:{alert.level:g}"
@@ -129,6 +129,11 @@ class Engine:
             target = k.index(alert.symbol, alert.series, alert.direction)
         keys = [k.chat(alert.chat), k.bucket(alert.id), target, k.move_groups(alert.symbol), k.expiry]
         argv = [alert.id, alert.pack(), repr(alert.level), quota, alert.expires, group]
+        return keys, argv
+
+    async def create(self, alert: Alert, quota: int) -> bool:
+        """Store an armed alert; False when the chat's quota is reached."""
+        keys, argv = self.create_call(alert, quota)
         return bool(await self.scripts.create(keys=keys, args=argv))
 
     def remove_keys(self, alert: Alert) -> list[str]:

@@ -1,0 +1,128 @@
+"""The command core end to end over the demo replay feeds, the real store and Redis."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from bot.app import App
+from bot.config import Settings
+from bot.scenario import ReplayExchange, ReplayIndex, Scenario
+from handlers.reply import Reply, Request
+
+TODAY = 1_764_000_000
+
+
+@pytest.fixture
+async def app(redis: Redis, prefix: str) -> AsyncIterator[App]:
+    scenario = Scenario(today=TODAY)
+    exchange = ReplayExchange(scenario)
+    settings = Settings(key_prefix=prefix, alert_quota_per_chat=3, http_port=0)
+    application = App(settings, redis, exchange, ReplayIndex(scenario, exchange), clock=exchange.clock)
+    await application.worker.ensure_group()
+    await application.poller.run_once()
+    yield application
+    await application.stop()
+
+
+async def ask(app: App, text: str, chat: str = "tg:1", **kw: object) -> Reply:
+    reply = await app.core.handle(Request(chat=chat, user=chat, text=text, **kw))  # type: ignore[arg-type]
+    assert reply is not None
+    return reply
+
+
+async def test_coin_reply_has_price_change_volume_and_age(app: App) -> None:
+    reply = await ask(app, "/coin link")
+    fields = dict(reply.fields)
+    snap = await app.store.snapshot("LINK/USDT")
+    assert snap is not None
+    assert fields["Price"].startswith(f"{snap.price:.3f}"[:4])
+    assert fields["24h"].endswith("%") and "USDT" in fields["Volume 24h"]
+    assert fields["Data age"] == "0s"
+    assert "not advice" in (reply.footer or "")
+
+
+async def test_stale_data_is_said_and_alerts_are_refused(app: App) -> None:
+    exchange = app.exchange
+    assert isinstance(exchange, ReplayExchange)
+    exchange.now += 10 * app.settings.poll_interval_seconds  # no poll for a while
+    reply = await ask(app, "/coin LINK")
+    assert "STALE" in dict(reply.fields)["Data age"]
+    assert any("Stale" in line for line in reply.lines)
+    refused = await ask(app, "/alert LINK above 99")
+    assert refused.tone == "error" and "No fresh price" in refused.title
+
+
+async def test_alert_already_true_is_refused_with_price_and_hint(app: App) -> None:
+    reply = await ask(app, "/alert LINK above 1")
+    assert reply.tone == "error" and "already at" in reply.title
+    assert reply.lines and "/alert LINK above" in reply.lines[0]
+
+
+async def test_quota_isolation_and_delete(app: App) -> None:
+    for level in (20, 21, 22):
+        assert "✅" in (await ask(app, f"/alert LINK above {level}")).title
+    over = await ask(app, "/alert LINK above 23")
+    assert "already has 3 alerts" in over.title
+    mine = await ask(app, "/alerts")
+    assert mine.title.startswith("Your alerts (3/3)")
+    theirs = await ask(app, "/alerts", chat="tg:2")
+    assert theirs.title == "No alerts yet"
+    alert_id = mine.buttons[0][0].data.split(":")[1]
+    for attempt in (f"/delete {alert_id}",):
+        assert "No alert" in (await ask(app, attempt, chat="tg:2")).title
+    forged = await app.core.handle_callback(Request("tg:2", "tg:2", ""), f"del:{alert_id}")
+    assert "No alert" in forged.title
+    assert "Deleted" in (await ask(app, f"/delete {alert_id}")).title
+    confirm = await ask(app, "/delete all")
+    assert confirm.buttons[0][0].data == "delall:yes"
+    done = await app.core.handle_callback(Request("tg:1", "tg:1", ""), "delall:yes")
+    assert done.title == "🗑 Deleted 2 alerts."
+
+
+async def test_group_members_cannot_change_alerts(app: App) -> None:
+    reply = await ask(app, "/alert LINK above 20", chat="tg:-100", is_group=True, is_admin=False)
+    assert "admins" in reply.title
+    ok = await ask(app, "/coin LINK", chat="tg:-100", is_group=True, is_admin=False)
+    assert ok.tone != "error"
+
+
+async def test_bad_input_gets_short_errors(app: App) -> None:
+    assert await app.core.handle(Request("tg:1", "u", "just chatting")) is None
+    for text in ("/coin", "/coin 💥", "/coin " + "A" * 10_000, "/nope", "/alert LINK sideways"):
+        reply = await ask(app, text)
+        assert reply.tone == "error" and len(reply.plain_text()) < 600
+
+
+async def test_per_chat_rate_limit(app: App) -> None:
+    replies = [await ask(app, "/coin LINK", chat="tg:77") for _ in range(22)]
+    assert all(r.tone != "error" for r in replies[:20])
+    assert "Slow down" in replies[-1].title
+
+
+async def test_regime_reply_cites_numbers_and_caveat(app: App) -> None:
+    reply = await ask(app, "/regime")
+    assert reply.title.startswith("Regime: ")
+    assert any(line.startswith("R2K ") for line in reply.lines)
+    assert "not a forecast" in (reply.footer or "")
+
+
+async def test_alert_fires_once_through_outbox(app: App) -> None:
+    pushed: list[Reply] = []
+
+    async def push(chat: str, reply: Reply) -> None:
+        pushed.append(reply)
+
+    app.pushers["tg"] = push
+    assert "✅" in (await ask(app, "/alert LINK above 9.5")).title
+    exchange = app.exchange
+    assert isinstance(exchange, ReplayExchange)
+    for _ in range(24):
+        exchange.advance(app.settings.poll_interval_seconds)
+        await app.poller.run_exchange_once()
+        await app.worker.run_once(block_ms=None)
+    assert len(pushed) == 1
+    assert "crossed above 9.5" in pushed[0].lines[0]
+    assert pushed[0].buttons[0][0].data.startswith("rearm:")
