@@ -59,7 +59,9 @@ class Engine:
     """Evaluates ticks against the indexes; emits delivery jobs into the outbox."""
 
     def __init__(self, redis: Redis, keys: Keys, tick_history: TickHistory) -> None:
-        self.redis = redis
+        # redis-py annotates replies as bytes | str; with decode_responses=True they are str.
+
+        self.redis: Any = redis
         self.keys = keys
         self.scripts = Scripts(redis)
         self.tick_history = tick_history
@@ -68,7 +70,13 @@ class Engine:
 
     def _common_argv(self) -> list[str]:
         k = self.keys
-        return [k.bucket_prefix, k.chat_prefix, k.history_prefix, k.paused(""), str(HISTORY_TTL_SECONDS)]
+        return [
+            k.bucket_prefix,
+            k.chat_prefix,
+            k.history_prefix,
+            k.paused(""),
+            str(HISTORY_TTL_SECONDS),
+        ]
 
     async def evaluate(self, symbol: str, series: str, value: float, tick: float, now: int) -> int:
         """Evaluate one value of one series; returns the number of alerts fired."""
@@ -82,7 +90,14 @@ class Engine:
             k.outbox,
             k.expiry,
         ]
-        argv: list[Any] = [series, repr(value), repr(tick), str(now), *self._common_argv(), repr(HYSTERESIS)]
+        argv: list[Any] = [
+            series,
+            repr(value),
+            repr(tick),
+            str(now),
+            *self._common_argv(),
+            repr(HYSTERESIS),
+        ]
         status, fired = await self.scripts.claim(keys=keys, args=argv)
         self.evaluations += status == 1
         self.fired_total += int(fired)
@@ -90,7 +105,7 @@ class Engine:
 
     async def evaluate_moves(self, symbol: str, price: float, tick: float, now: int) -> int:
         """Move alerts are grouped by (window, size): one check per group, not per alert."""
-        groups = await self.redis.smembers(self.keys.move_groups(symbol))  # type: ignore[misc]
+        groups = await self.redis.smembers(self.keys.move_groups(symbol))
         fired = 0
         for group in groups:
             window_s, pct_s = group.split(":")
@@ -104,7 +119,7 @@ class Engine:
             _, n = await self.scripts.claim_group(keys=keys, args=argv)
             fired += int(n)
             if not await self.redis.exists(group_key):
-                await self.redis.srem(self.keys.move_groups(symbol), group)  # type: ignore[misc]
+                await self.redis.srem(self.keys.move_groups(symbol), group)
         self.fired_total += fired
         return fired
 
@@ -127,7 +142,13 @@ class Engine:
         else:
             group = ""
             target = k.index(alert.symbol, alert.series, alert.direction)
-        keys = [k.chat(alert.chat), k.bucket(alert.id), target, k.move_groups(alert.symbol), k.expiry]
+        keys = [
+            k.chat(alert.chat),
+            k.bucket(alert.id),
+            target,
+            k.move_groups(alert.symbol),
+            k.expiry,
+        ]
         argv = [alert.id, alert.pack(), repr(alert.level), quota, alert.expires, group]
         return keys, argv
 
@@ -138,7 +159,9 @@ class Engine:
 
     def remove_keys(self, alert: Alert) -> list[str]:
         k, s = self.keys, alert.symbol
-        group = k.move_group(s, alert.window, alert.level) if alert.kind == "m" else k.move_groups(s)
+        group = (
+            k.move_group(s, alert.window, alert.level) if alert.kind == "m" else k.move_groups(s)
+        )
         return [
             k.bucket(alert.id),
             k.chat(alert.chat),
@@ -168,7 +191,7 @@ class Engine:
         return removed
 
     async def get(self, alert_id: int) -> Alert | None:
-        packed = await self.redis.hget(self.keys.bucket(alert_id), str(alert_id))  # type: ignore[misc]
+        packed = await self.redis.hget(self.keys.bucket(alert_id), str(alert_id))
         return None if packed is None else Alert.unpack(alert_id, packed)
 
     async def next_id(self) -> int:

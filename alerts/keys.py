@@ -5,30 +5,30 @@ several deployments can share one Redis. Types and lifetimes:
 
 | key                               | type   | what / TTL                                          |
 |-----------------------------------|--------|-----------------------------------------------------|
-| P:snap:{SYM}                      | hash   | latest accepted ticker of a market (no TTL)          |
-| P:feed:NAME                       | hash   | feed health: last_ok, last_error, errors (no TTL)    |
-| P:r2k                             | string | JSON R2K daily closes + fetch time (no TTL)          |
-| P:daily:{SYM}                     | string | JSON daily candles, TTL 6 h (history cache)          |
+| P:snap:{SYM}                      | hash   | latest accepted ticker of a market (no TTL) |
+| P:feed:NAME                       | hash   | feed health: last_ok, last_error, errors (no TTL) |
+| P:r2k                             | string | JSON R2K daily closes + fetch time (no TTL) |
+| P:daily:{SYM}                     | string | JSON daily candles, TTL 6 h (history cache) |
 | P:ticks:{SYM}                     | zset   | recent ticks `ts:price` scored by ts, trimmed to 25h |
-| P:last:{SYM}                      | hash   | last *evaluated* value per series + its tick ts      |
-| P:seq                             | string | alert id counter                                     |
-| P:a:N                             | hash   | alert records, bucket N = id >> 7, field id          |
-| P:ix:{SYM}:SERIES:DIR             | zset   | armed alerts by level (DIR up/down), member id       |
-| P:rearm:{SYM}:SERIES:DIR          | zset   | fired repeat alerts waiting for hysteresis           |
-| P:mv:{SYM}:WINDOW:PCT             | set    | move alerts of one (window, pct) group               |
-| P:mvg:{SYM}                       | set    | the move groups of a symbol                          |
-| P:exp                             | zset   | alert ids by expiry time                             |
-| P:c:CHAT                          | set    | a chat's alert ids (intset: compact)                 |
-| P:h:ID                            | string | a fired once-alert's record, TTL 30 days             |
-| P:outbox                          | stream | delivery jobs, consumer group `delivery`             |
-| P:sent:JOB                        | string | idempotency mark of a delivered job, TTL 7 days      |
-| P:paused:CHAT                     | string | chat unreachable (403): deliveries paused            |
-| P:sub:CHAT / P:subs:NAME          | set    | a chat's signal subscriptions / subscribers of one   |
-| P:sig:EVENT                       | string | signal dedup mark (SET NX), TTL 400 days             |
-| P:cmd:CHAT                        | string | per-chat command rate counter, TTL 60 s              |
-| P:lock:leader                     | string | leader lease (poller + engine), TTL a few seconds    |
-| P:hist:{SYM}                      | string | JSON long daily closes for the backtest, TTL 24 h    |
-| P:chart:NAME                      | string | base64 PNG of a rendered chart, TTL 60 s             |
+| P:last:{SYM}                      | hash   | last *evaluated* value per series + its tick ts |
+| P:seq                             | string | alert id counter |
+| P:a:N                             | hash   | alert records, bucket N = id >> 7, field id |
+| P:ix:{SYM}:SERIES:DIR             | zset   | armed alerts by level (DIR up/down), member id |
+| P:rearm:{SYM}:SERIES:DIR          | zset   | fired repeat alerts waiting for hysteresis |
+| P:mv:{SYM}:WINDOW:PCT             | set    | move alerts of one (window, pct) group |
+| P:mvg:{SYM}                       | set    | the move groups of a symbol |
+| P:exp                             | zset   | alert ids by expiry time |
+| P:c:CHAT                          | set    | a chat's alert ids (intset: compact) |
+| P:h:ID                            | string | a fired once-alert's record, TTL 30 days |
+| P:outbox                          | stream | delivery jobs, consumer group `delivery` |
+| P:sent:JOB                        | string | idempotency mark of a delivered job, TTL 7 days |
+| P:paused:CHAT                     | string | chat unreachable (403): deliveries paused |
+| P:sub:CHAT / P:subs:NAME          | set    | a chat's signal subscriptions / subscribers of one |
+| P:sig:EVENT                       | string | signal dedup mark (SET NX), TTL 400 days |
+| P:cmd:CHAT                        | string | per-chat command rate counter, TTL 60 s |
+| P:lock:leader                     | string | leader lease (poller + engine), TTL a few seconds |
+| P:hist:{SYM}                      | string | JSON long daily closes for the backtest, TTL 24 h |
+| P:chart:NAME                      | string | base64 PNG of a rendered chart, TTL 60 s |
 
 Redis Cluster: every per-symbol key carries the hash tag `{SYM}` so a symbol's
 indexes, last values and ticks share one slot. The claim script also touches the

@@ -187,7 +187,9 @@ def _options(spec: AlertSpec, words: list[str]) -> AlertSpec:
                 cooldown = parse_duration(words[i + 1], low=60, high=7 * 86400, what="The cooldown")
                 repeat = True
             else:
-                expires = parse_duration(words[i + 1], low=3600, high=365 * 86400, what="The expiry")
+                expires = parse_duration(
+                    words[i + 1], low=3600, high=365 * 86400, what="The expiry"
+                )
             i += 1
         else:
             raise ParseError(f"Unknown option {word[:20]!r}: use repeat, cooldown 15m or for 7d.")

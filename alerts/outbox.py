@@ -20,6 +20,7 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
@@ -51,8 +52,12 @@ class Job:
         if kind in ("fire", "expired"):
             alert = Alert.unpack(int(fields["id"]), fields["rec"])
             value = float(fields["v"]) if fields.get("v") else None
-            return cls(job_id, kind, alert.chat, alert, value, float(fields["at"]), float(fields["tick"]))
-        return cls(job_id, kind, fields.get("chat", ""), at=float(fields.get("at", 0)), payload=fields)
+            return cls(
+                job_id, kind, alert.chat, alert, value, float(fields["at"]), float(fields["tick"])
+            )
+        return cls(
+            job_id, kind, fields.get("chat", ""), at=float(fields.get("at", 0)), payload=fields
+        )
 
 
 Deliver = Callable[[str, list[Job]], Awaitable[None]]
@@ -79,7 +84,9 @@ class DeliveryWorker:
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.redis = redis
+        # redis-py annotates replies as bytes | str; with decode_responses=True they are str.
+
+        self.redis: Any = redis
         self.keys = keys
         self.deliver = deliver
         self.consumer = consumer or consumer_name()

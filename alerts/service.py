@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -39,7 +40,9 @@ class AlertService:
         quota: int,
         clock: Callable[[], float],
     ) -> None:
-        self.redis = redis
+        # redis-py annotates replies as bytes | str; with decode_responses=True they are str.
+
+        self.redis: Any = redis
         self.keys = keys
         self.engine = engine
         self.store = store
@@ -129,7 +132,7 @@ class AlertService:
         return "v", spec.value, 0
 
     async def list(self, chat: str) -> list[Alert]:
-        ids = sorted(int(i) for i in await self.redis.smembers(self.keys.chat(chat)))  # type: ignore[misc]
+        ids = sorted(int(i) for i in await self.redis.smembers(self.keys.chat(chat)))
         alerts = []
         for alert_id in ids:
             alert = await self.engine.get(alert_id)
@@ -152,7 +155,9 @@ class AlertService:
     async def delete_all(self, chat: str) -> int:
         removed = 0
         for alert in await self.list(chat):
-            removed += await self.engine.remove(alert, owner=chat, reason="delete", now=int(self.clock()))
+            removed += await self.engine.remove(
+                alert, owner=chat, reason="delete", now=int(self.clock())
+            )
         return removed
 
     async def fired_record(self, chat: str, alert_id: int) -> Alert | None:

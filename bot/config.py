@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_COINS = ("AVAX", "BCH", "ADA", "LINK", "HBAR")
@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     alert_quota_per_chat: int = Field(default=50, ge=1, le=10_000)
     allowed_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     admin_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    target_reference: Literal["r2k_record", "fixed"] = "r2k_record"
+    target_reference_prices: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
 
     @field_validator(
         "coins", "exchange_fallbacks", "allowed_chat_ids", "admin_chat_ids", mode="before"
@@ -57,6 +59,31 @@ class Settings(BaseSettings):
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("target_reference_prices", mode="before")
+    @classmethod
+    def _prices(cls, value: object) -> object:
+        """`LINK=9.2,ADA=0.8` → {"LINK": 9.2, "ADA": 0.8}; symbols upper-cased."""
+        if isinstance(value, str):
+            out: dict[str, object] = {}
+            for part in _split_csv(value):  # type: ignore[union-attr]
+                base, sep, price = str(part).partition("=")
+                if not sep:
+                    raise ValueError("use COIN=PRICE pairs like LINK=9.2,ADA=0.8")
+                out[base.strip()] = price.strip()
+            value = out
+        if isinstance(value, dict):
+            return {str(k).upper(): v for k, v in value.items()}
+        return value
+
+    @field_validator("target_reference_prices")
+    @classmethod
+    def _positive_prices(cls, value: dict[str, float], info: ValidationInfo) -> dict[str, float]:
+        if any(not k.isalnum() or p <= 0 for k, p in value.items()):
+            raise ValueError("prices must be positive, for coins like LINK=9.2")
+        if info.data.get("target_reference") == "fixed" and not value:
+            raise ValueError("needed when TARGET_REFERENCE=fixed, e.g. LINK=9.2,ADA=0.8")
+        return value
 
     @field_validator("coins")
     @classmethod

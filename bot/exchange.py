@@ -175,7 +175,7 @@ class CcxtExchange:
         while since < now_ms:
             start = since
             batch: list[list[Any]] = await self._call(
-                lambda: self._ex.fetch_ohlcv(symbol, "1d", since=start, limit=1000)
+                lambda start=start: self._ex.fetch_ohlcv(symbol, "1d", since=start, limit=1000)  # type: ignore[misc]
             )
             if not batch:
                 break
@@ -190,7 +190,9 @@ class CcxtExchange:
             o, h, lo, c, v = (rows[ts][i] for i in range(1, 6))
             if None in (o, h, lo, c) or float(c) <= 0:
                 continue
-            candles.append(Candle(ts // 1000, float(o), float(h), float(lo), float(c), float(v or 0)))
+            candles.append(
+                Candle(ts // 1000, float(o), float(h), float(lo), float(c), float(v or 0))
+            )
         return candles[-days:]
 
     async def close(self) -> None:
@@ -225,8 +227,12 @@ class ExchangeChain:
     async def _switch(self, exc: MarketError) -> bool:
         if self._current + 1 >= len(self._all):
             return False
-        log.warning("%s failed (%s); falling back to %s", self.active.name, exc,
-                    self._all[self._current + 1].name)
+        log.warning(
+            "%s failed (%s); falling back to %s",
+            self.active.name,
+            exc,
+            self._all[self._current + 1].name,
+        )
         self._current += 1
         self.name = self.active.name
         return True

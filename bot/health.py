@@ -16,7 +16,9 @@ HealthCheck = Callable[[], Awaitable[tuple[bool, dict[str, object]]]]
 class HealthServer:
     """Serves health and metrics; other routes (e.g. a Telegram webhook) can be added."""
 
-    def __init__(self, check: HealthCheck, metrics: Metrics, port: int, host: str = "0.0.0.0") -> None:
+    def __init__(
+        self, check: HealthCheck, metrics: Metrics, port: int, host: str = "0.0.0.0"
+    ) -> None:
         self.check = check
         self.metrics = metrics
         self.port = port

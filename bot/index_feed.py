@@ -85,7 +85,7 @@ class YahooIndexFeed:
                 return parse_chart(payload)
         except MarketError:
             raise
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise FeedUnavailable("the index feed is unreachable") from exc
 
     async def close(self) -> None:

@@ -22,12 +22,18 @@ class Metrics:
         self.data_age = Gauge(
             "altbot_data_age_seconds", "Age of the last good data per feed", ["feed"], registry=r
         )
-        self.commands = Counter("altbot_commands", "Chat commands served", ["transport"], registry=r)
-        self.alerts_fired = Counter("altbot_alerts_fired", "Alerts claimed by the engine", registry=r)
+        self.commands = Counter(
+            "altbot_commands", "Chat commands served", ["transport"], registry=r
+        )
+        self.alerts_fired = Counter(
+            "altbot_alerts_fired", "Alerts claimed by the engine", registry=r
+        )
         self.alerts_active = Gauge("altbot_alerts_active", "Armed alerts", registry=r)
         self.outbox_depth = Gauge("altbot_outbox_depth", "Jobs in the outbox stream", registry=r)
         self.outbox_pending = Gauge("altbot_outbox_pending", "Jobs read but not acked", registry=r)
-        self.deliveries = Counter("altbot_deliveries", "Messages delivered", ["transport"], registry=r)
+        self.deliveries = Counter(
+            "altbot_deliveries", "Messages delivered", ["transport"], registry=r
+        )
         self.rate_limited = Counter(
             "altbot_rate_limited", "429 answers received", ["service"], registry=r
         )

@@ -15,8 +15,8 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from bot.metrics import Metrics
 from bot.market import DailyClose, IndexSource, MarketError, Ticker, TickerSource
+from bot.metrics import Metrics
 from bot.store import MarketStore
 
 log = logging.getLogger(__name__)
@@ -190,7 +190,9 @@ class Poller:
         delay = min(max(interval, delay), max(interval, MAX_BACKOFF_SECONDS))
         return max(delay, retry_after or 0.0)
 
-    async def _loop(self, step: Callable[[], Awaitable[object]], interval: float, kind: str) -> None:
+    async def _loop(
+        self, step: Callable[[], Awaitable[object]], interval: float, kind: str
+    ) -> None:
         while True:
             retry_after = None
             try:

@@ -150,7 +150,9 @@ class Regime:
                 f"R2K {s.last_close:,.2f}: {s.distance_pct:+.2f}% vs record {s.ath_close:,.2f} ({day})"
             )
             if s.sma50 is not None and s.sma200 is not None:
-                lines.append(f"R2K trend: 50d {s.sma50:,.0f} vs 200d {s.sma200:,.0f} ({self.r2k_trend})")
+                lines.append(
+                    f"R2K trend: 50d {s.sma50:,.0f} vs 200d {s.sma200:,.0f} ({self.r2k_trend})"
+                )
             else:
                 lines.append("R2K trend: not enough history for 50/200-day averages")
         for days, (beating, total) in ((30, self.breadth30), (90, self.breadth90)):

@@ -11,6 +11,7 @@ import base64
 import json
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -52,14 +53,16 @@ class FeedStatus:
 
 
 def _opt(value: str | None) -> float | None:
-    return None if value in (None, "") else float(value)  # type: ignore[arg-type]
+    return None if value is None or value == "" else float(value)
 
 
 class MarketStore:
     """Reads and writes market state under one key prefix."""
 
     def __init__(self, redis: Redis, keys: Keys, poll_interval: float) -> None:
-        self.redis = redis
+        # redis-py annotates replies as bytes | str; with decode_responses=True they are str.
+
+        self.redis: Any = redis
         self.keys = keys
         self.poll_interval = poll_interval
 
@@ -89,7 +92,7 @@ class MarketStore:
         await self.redis.hset(self.keys.snapshot(symbol), "held_price", repr(price))
 
     async def snapshot(self, symbol: str) -> Snapshot | None:
-        raw = await self.redis.hgetall(self.keys.snapshot(symbol))  # type: ignore[misc]
+        raw = await self.redis.hgetall(self.keys.snapshot(symbol))
         if not raw or not raw.get("price"):
             return None
         return Snapshot(
@@ -123,7 +126,7 @@ class MarketStore:
         await pipe.execute()
 
     async def feed_status(self, name: str) -> FeedStatus:
-        raw = await self.redis.hgetall(self.keys.feed(name))  # type: ignore[misc]
+        raw = await self.redis.hgetall(self.keys.feed(name))
         return FeedStatus(
             last_ok=_opt(raw.get("last_ok")),
             last_error=raw.get("last_error") or None,
@@ -169,7 +172,7 @@ class MarketStore:
         return [DailyClose(int(t), float(c)) for t, c in data["rows"]]
 
     async def save_chart(self, name: str, png: bytes) -> None:
-        """Briefly cache a rendered chart: repeated taps must not re-render (base64: text client)."""
+        """Cache a chart briefly so repeated taps do not re-render (base64: text client)."""
         encoded = base64.b64encode(png).decode()
         await self.redis.set(self.keys.chart(name), encoded, ex=CHART_CACHE_SECONDS)
 

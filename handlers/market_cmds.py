@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from handlers import fmt
 from handlers.core import Router
-from handlers.reply import Button, Reply, Request
+from handlers.reply import Button, Reply, Request, Tone
 from handlers.services import Services
 
 router = Router()
 
-DISCLAIMER = "Information, not advice. Crypto often moves on its own; past patterns promise nothing."
+DISCLAIMER = (
+    "Information, not advice. Crypto often moves on its own; past patterns promise nothing."
+)
 TARGETS = (40, 150)
 
 
@@ -77,7 +79,7 @@ async def coin_reply(svc: Services, symbol: str) -> Reply:
             tone="warn",
         )
     now = svc.clock()
-    tone = "warn" if stale else ("up" if (snap.change_pct or 0) >= 0 else "down")
+    tone: Tone = "warn" if stale else ("up" if (snap.change_pct or 0) >= 0 else "down")
     fields = [
         ("Price", f"{fmt.price(snap.price)} {quote}"),
         ("24h", fmt.pct(snap.change_pct)),
@@ -104,16 +106,20 @@ async def coin_reply(svc: Services, symbol: str) -> Reply:
     return Reply(symbol, lines, fields=fields, footer=DISCLAIMER, buttons=buttons, tone=tone)
 
 
-@router.command("regime", "The R2K / altcoin regime and the numbers behind it", "/regime", "/regime")
+@router.command(
+    "regime", "The R2K / altcoin regime and the numbers behind it", "/regime", "/regime"
+)
 async def regime(svc: Services, req: Request, args: list[str]) -> Reply:
     result, age = await svc.regime()
     lines = result.facts()
-    tone = "neutral"
+    tone: Tone = "neutral"
     if age is None:
         lines.append("R2K data: not loaded yet (the index feed has not answered).")
         tone = "warn"
     elif age > 3 * svc.settings.index_poll_interval_seconds:
-        lines.append(f"⚠️ Stale: the R2K data is {fmt.age(age)} old; the index feed is not answering.")
+        lines.append(
+            f"⚠️ Stale: the R2K data is {fmt.age(age)} old; the index feed is not answering."
+        )
         tone = "warn"
     else:
         lines.append(f"R2K data age: {fmt.age(age)}")

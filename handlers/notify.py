@@ -19,15 +19,24 @@ MAX_BUTTON_ROWS = 5
 def fired_line(alert: Alert, value: float | None, at: float) -> str:
     if alert.kind == "v":
         return f"#{alert.id} {alert.symbol}: 24h volume reached {value or 0:.2f}× its 30-day mean ({fmt.when(at)})"
-    change = "" if value is None or alert.ref <= 0 else f"; {(value / alert.ref - 1) * 100:+.2f}% since set"
+    change = (
+        ""
+        if value is None or alert.ref <= 0
+        else f"; {(value / alert.ref - 1) * 100:+.2f}% since set"
+    )
     verb = "moved" if alert.kind == "m" else "crossed"
     now = "n/a" if value is None else fmt.price(value)
-    return f"#{alert.id} {alert.symbol} {verb} {describe(alert)} — now {now} at {fmt.when(at)}{change}"
+    return (
+        f"#{alert.id} {alert.symbol} {verb} {describe(alert)} — now {now} at {fmt.when(at)}{change}"
+    )
 
 
 def _buttons(alert: Alert) -> list[Button]:
     if alert.repeat:
-        return [Button(f"Delete #{alert.id}", f"del:{alert.id}"), Button("Snooze 1h", f"snz:{alert.id}")]
+        return [
+            Button(f"Delete #{alert.id}", f"del:{alert.id}"),
+            Button("Snooze 1h", f"snz:{alert.id}"),
+        ]
     return [Button(f"Re-arm #{alert.id}", f"rearm:{alert.id}")]
 
 
@@ -45,7 +54,9 @@ def render_jobs(jobs: list[Job]) -> Reply:
             buttons.append(_buttons(job.alert))
     for job in expired:
         assert job.alert is not None
-        lines.append(f"⌛ Alert #{job.alert.id} ({job.alert.symbol} {describe(job.alert)}) expired and was removed.")
+        lines.append(
+            f"⌛ Alert #{job.alert.id} ({job.alert.symbol} {describe(job.alert)}) expired and was removed."
+        )
     for job in signals:
         lines.append(f"📣 {job.payload.get('title', 'Signal')}")
         lines.extend(job.payload.get("body", "").splitlines())
@@ -57,4 +68,6 @@ def render_jobs(jobs: list[Job]) -> Reply:
         title = "⌛ Alert expired"
     else:
         title = f"🔔 {len(jobs)} notifications"
-    return Reply(title, lines, footer=NOT_ADVICE, buttons=buttons, tone="up" if fired else "neutral")
+    return Reply(
+        title, lines, footer=NOT_ADVICE, buttons=buttons, tone="up" if fired else "neutral"
+    )

@@ -20,7 +20,9 @@ async def app(redis: Redis, prefix: str) -> AsyncIterator[App]:
     scenario = Scenario(today=TODAY)
     exchange = ReplayExchange(scenario)
     settings = Settings(key_prefix=prefix, alert_quota_per_chat=3, http_port=0)
-    application = App(settings, redis, exchange, ReplayIndex(scenario, exchange), clock=exchange.clock)
+    application = App(
+        settings, redis, exchange, ReplayIndex(scenario, exchange), clock=exchange.clock
+    )
     await application.worker.ensure_group()
     await application.poller.run_once()
     yield application

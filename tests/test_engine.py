@@ -20,7 +20,9 @@ async def no_ticks(symbol: str, since: float) -> list[tuple[float, float]]:
 def make_alert(
     alert_id: int, level: float, kind: str = "a", chat: str = "tg:1", **extra: int
 ) -> Alert:
-    return Alert(id=alert_id, chat=chat, symbol=SYM, kind=kind, level=level, ref=9.0, created=0, **extra)
+    return Alert(
+        id=alert_id, chat=chat, symbol=SYM, kind=kind, level=level, ref=9.0, created=0, **extra
+    )
 
 
 async def outbox_jobs(redis: Redis, keys: Keys) -> list[dict[str, str]]:
@@ -35,7 +37,9 @@ async def test_crossing_fires_once_and_moves_to_history(redis: Redis, keys: Keys
     engine = Engine(redis, keys, no_ticks)
     await engine.create(make_alert(1, 9.5), quota=50)
     await engine.create(make_alert(2, 8.0, kind="b"), quota=50)
-    assert await engine.evaluate(SYM, SERIES_PRICE, 9.2, 1, 1) == 0  # first value: nothing to compare
+    assert (
+        await engine.evaluate(SYM, SERIES_PRICE, 9.2, 1, 1) == 0
+    )  # first value: nothing to compare
     assert await engine.evaluate(SYM, SERIES_PRICE, 9.6, 2, 2) == 1
     assert await engine.evaluate(SYM, SERIES_PRICE, 9.4, 3, 3) == 0
     assert await engine.evaluate(SYM, SERIES_PRICE, 9.7, 4, 4) == 0  # once-alert never again

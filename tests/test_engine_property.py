@@ -43,7 +43,9 @@ async def run_engine(alerts: list[tuple[str, float]], path: list[float]) -> list
     try:
         engine = Engine(client, keys, no_ticks)
         for i, (kind, level) in enumerate(alerts, start=1):
-            alert = Alert(id=i, chat=f"tg:{i % 3}", symbol=SYM, kind=kind, level=level, ref=1, created=0)
+            alert = Alert(
+                id=i, chat=f"tg:{i % 3}", symbol=SYM, kind=kind, level=level, ref=1, created=0
+            )
             assert await engine.create(alert, quota=1000)
         for ts, price in enumerate(path, start=1):
             await engine.evaluate(SYM, SERIES_PRICE, price, ts, ts)
@@ -55,7 +57,9 @@ async def run_engine(alerts: list[tuple[str, float]], path: list[float]) -> list
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(alerts=alerts_st, path=paths)
-def test_indexed_engine_matches_naive_oracle(alerts: list[tuple[str, float]], path: list[float]) -> None:
+def test_indexed_engine_matches_naive_oracle(
+    alerts: list[tuple[str, float]], path: list[float]
+) -> None:
     got = asyncio.run(run_engine(alerts, path))
     expected = naive_oracle(alerts, path)
     assert len(got) == len(set(got)), "an alert fired twice"

@@ -104,7 +104,9 @@ def test_alert_parser_never_crashes(args: list[str]) -> None:
 
 
 def test_record_packing_round_trips() -> None:
-    alert = Alert(7, "dc:c:123", "HBAR/USDT", "pu", 0.35, 0.25, 1764110000, 1764714800, 3600, 0, 0, 0)
+    alert = Alert(
+        7, "dc:c:123", "HBAR/USDT", "pu", 0.35, 0.25, 1764110000, 1764714800, 3600, 0, 0, 0
+    )
     assert Alert.unpack(7, alert.pack()) == alert
 
 
