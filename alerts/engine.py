@@ -194,5 +194,14 @@ class Engine:
         packed = await self.redis.hget(self.keys.bucket(alert_id), str(alert_id))
         return None if packed is None else Alert.unpack(alert_id, packed)
 
+    async def count_active(self) -> int:
+        """Armed alerts in all price/volume indexes and move groups (for metrics)."""
+        total = 0
+        async for key in self.redis.scan_iter(match=f"{self.keys.prefix}:ix:*", count=500):
+            total += int(await self.redis.zcard(key))
+        async for key in self.redis.scan_iter(match=f"{self.keys.prefix}:mv:*", count=500):
+            total += int(await self.redis.scard(key))
+        return total
+
     async def next_id(self) -> int:
         return int(await self.redis.incr(self.keys.seq))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import socket
 import time
@@ -31,6 +32,7 @@ from bot.metrics import Metrics
 from handlers.reply import ChatUnreachable
 
 log = logging.getLogger(__name__)
+LAST_SENT_KEEP = 4096  # chats whose last send time is remembered before pruning
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,30 @@ class Job:
 Deliver = Callable[[str, list[Job]], Awaitable[None]]
 
 
+@dataclass(frozen=True, slots=True)
+class Coalesce:
+    """Per-transport batching, so a burst reaches a phone as one message, not a flood.
+
+    A chat's message waits `linger` seconds for the rest of its poll's jobs, and two
+    messages to one chat are at least `gap` seconds apart; jobs that arrive meanwhile
+    join the next message.
+    """
+
+    linger: float = 0.0
+    gap: float = 0.0
+
+
+NO_COALESCE = Coalesce()
+
+
+@dataclass(slots=True)
+class _Part:
+    """Jobs of one chat from one read, and the future their reader awaits."""
+
+    jobs: list[Job]
+    done: asyncio.Future[int]
+
+
 def consumer_name() -> str:
     """Unique per process, so a restarted process never inherits a dead one's name."""
     return f"{socket.gethostname()}-{os.getpid()}-{int(time.time() * 1000) % 100000}"
@@ -83,6 +109,8 @@ class DeliveryWorker:
         concurrency: int = 64,
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
+        coalesce: dict[str, Coalesce] | None = None,
+        max_inflight: int | None = None,
     ) -> None:
         # redis-py annotates replies as bytes | str; with decode_responses=True they are str.
 
@@ -96,7 +124,22 @@ class DeliveryWorker:
         self.clock = clock
         self._slots = asyncio.Semaphore(concurrency)
         self._paused_logged: set[str] = set()
+        self._stopping = asyncio.Event()
         self.delivered = 0
+        # chat-key prefix ("tg") -> batching policy; transports without one send at once
+        self.coalesce: dict[str, Coalesce] = dict(coalesce or {})
+        # read-ahead bound: jobs wait at most ~max_inflight/rate s, well under claim_idle_ms
+        self.max_inflight = max_inflight or 2 * batch
+        self._lanes: dict[str, list[_Part]] = {}
+        self._lane_tasks: dict[str, asyncio.Task[None]] = {}
+        self._last_sent: dict[str, float] = {}
+        self._inflight: set[str] = set()
+        self._room = asyncio.Condition()
+        self._background: set[asyncio.Task[int]] = set()
+
+    def request_stop(self) -> None:
+        """Finish the batch in flight, then leave `run` (graceful shutdown)."""
+        self._stopping.set()
 
     async def ensure_group(self) -> None:
         try:
@@ -105,13 +148,15 @@ class DeliveryWorker:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    async def run_once(self, block_ms: int | None = 1000) -> int:
-        """Read new jobs once and deliver them; returns how many were delivered."""
+    async def _read(self, block_ms: int | None) -> list[tuple[str, dict[str, str]]]:
         answer = await self.redis.xreadgroup(
             OUTBOX_GROUP, self.consumer, {self.keys.outbox: ">"}, count=self.batch, block=block_ms
         )
-        entries = [entry for _, stream_entries in answer or [] for entry in stream_entries]
-        return await self._process(entries)
+        return [entry for _, stream_entries in answer or [] for entry in stream_entries]
+
+    async def run_once(self, block_ms: int | None = 1000) -> int:
+        """Read new jobs once and deliver them; returns how many were delivered."""
+        return await self._process(await self._read(block_ms))
 
     async def reclaim_once(self) -> int:
         """Take over jobs another (crashed) worker left pending for too long."""
@@ -127,8 +172,20 @@ class DeliveryWorker:
             start = next_start
 
     async def _process(self, entries: list[tuple[str, dict[str, str]]]) -> int:
+        # a reclaim must never take back jobs this worker is still delivering
+        entries = [entry for entry in entries if entry[0] not in self._inflight]
         if not entries:
             return 0
+        ids = [job_id for job_id, _ in entries]
+        self._inflight.update(ids)
+        try:
+            return await self._settle(entries)
+        finally:
+            self._inflight.difference_update(ids)
+            async with self._room:
+                self._room.notify_all()
+
+    async def _settle(self, entries: list[tuple[str, dict[str, str]]]) -> int:
         marks = await self.redis.mget([self.keys.sent(job_id) for job_id, _ in entries])
         done = [job_id for (job_id, _), mark in zip(entries, marks, strict=True) if mark]
         if done:  # sent before a crash, acked by nobody: ack now, never send twice
@@ -144,8 +201,49 @@ class DeliveryWorker:
                 await self.redis.xack(self.keys.outbox, OUTBOX_GROUP, job_id)
                 continue
             by_chat[job.chat].append(job)
-        results = await asyncio.gather(*(self._deliver_chat(c, j) for c, j in by_chat.items()))
+        results = await asyncio.gather(*(self._enqueue(c, j) for c, j in by_chat.items()))
         return sum(results)
+
+    async def _enqueue(self, chat: str, jobs: list[Job]) -> int:
+        """Queue jobs on the chat's lane; returns how many were delivered once settled."""
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._lanes.setdefault(chat, []).append(_Part(jobs, done))
+        if chat not in self._lane_tasks:
+            self._lane_tasks[chat] = asyncio.create_task(self._lane(chat), name=f"lane {chat}")
+        return await done
+
+    async def _lane(self, chat: str) -> None:
+        """Send a chat's queued jobs in as few messages as its coalescing policy allows."""
+        policy = self.coalesce.get(chat.split(":", 1)[0], NO_COALESCE)
+        parts: list[_Part] = []
+        try:
+            while self._lanes.get(chat):
+                now = time.monotonic()
+                ready = max(now + policy.linger, self._last_sent.get(chat, -math.inf) + policy.gap)
+                if ready > now:
+                    await asyncio.sleep(ready - now)  # jobs arriving meanwhile join this message
+                parts = self._lanes.pop(chat)
+                try:
+                    delivered = await self._deliver_chat(chat, [j for p in parts for j in p.jobs])
+                except Exception as exc:  # e.g. Redis down while acking: jobs stay pending
+                    for part in parts:
+                        if not part.done.done():
+                            part.done.set_exception(exc)
+                    parts = []
+                    continue
+                self._last_sent[chat] = time.monotonic()
+                for part in parts:
+                    if not part.done.done():
+                        part.done.set_result(len(part.jobs) if delivered else 0)
+                parts = []
+        finally:
+            self._lane_tasks.pop(chat, None)
+            for part in parts + self._lanes.pop(chat, []):
+                part.done.cancel()
+            if len(self._last_sent) > LAST_SENT_KEEP:
+                gap = max((c.gap for c in self.coalesce.values()), default=0.0)
+                horizon = time.monotonic() - gap
+                self._last_sent = {c: t for c, t in self._last_sent.items() if t > horizon}
 
     async def _deliver_chat(self, chat: str, jobs: list[Job]) -> int:
         ids = [job.job_id for job in jobs]
@@ -178,21 +276,42 @@ class DeliveryWorker:
         return len(jobs)
 
     async def run(self, reclaim_every: float = 10.0) -> None:
-        """Deliver until cancelled; reclaim stuck jobs periodically."""
+        """Deliver until cancelled or asked to stop; reclaim stuck jobs periodically.
+
+        Reading runs ahead of sending (up to `max_inflight` jobs), so a chat waiting for
+        its coalescing gap or its flood limit never holds up the other chats.
+        """
         await self.ensure_group()
         last_reclaim = 0.0
-        while True:
-            try:
-                if time.monotonic() - last_reclaim >= reclaim_every:
-                    last_reclaim = time.monotonic()
-                    await self.reclaim_once()
-                    await self.trim()
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("delivery worker error; retrying in 1s")
-                await asyncio.sleep(1.0)
+        try:
+            while not self._stopping.is_set():
+                try:
+                    if time.monotonic() - last_reclaim >= reclaim_every:
+                        last_reclaim = time.monotonic()
+                        await self.reclaim_once()
+                        await self.trim()
+                    async with self._room:
+                        await self._room.wait_for(lambda: len(self._inflight) < self.max_inflight)
+                    entries = await self._read(block_ms=500)
+                    if entries:
+                        task = asyncio.create_task(self._process(entries))
+                        self._background.add(task)
+                        task.add_done_callback(self._settled)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("delivery worker error; retrying in 1s")
+                    await asyncio.sleep(1.0)
+            if self._background:  # graceful stop: finish the jobs in flight
+                await asyncio.gather(*self._background, return_exceptions=True)
+        finally:
+            for pending in (*self._background, *self._lane_tasks.values()):
+                pending.cancel()
+
+    def _settled(self, task: asyncio.Task[int]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("delivery batch failed (%s); its jobs stay pending", task.exception())
 
     async def trim(self) -> int:
         """Drop acknowledged jobs: everything older than the oldest job still pending."""

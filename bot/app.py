@@ -23,11 +23,14 @@ from alerts.engine import Engine
 from alerts.keys import Keys
 from alerts.outbox import DeliveryWorker, Job
 from alerts.service import AlertService
+from alerts.subscriptions import Subscriptions
 from bot.config import Settings
 from bot.health import HealthServer
+from bot.leader import LeaderLease
 from bot.market import IndexSource, TickerSource
 from bot.metrics import Metrics
 from bot.poller import Poller, TickBatch
+from bot.signals import SignalDetector
 from bot.store import MarketStore
 from handlers.notify import render_jobs
 from handlers.registry import build_core
@@ -64,7 +67,7 @@ def in_process_redis() -> Redis:
 
 async def redis_answers(client: Redis) -> bool:
     try:
-        return bool(await client.ping())  # type: ignore[misc]
+        return bool(await client.ping())
     except (RedisConnectionError, RedisTimeoutError, OSError):
         return False
 
@@ -106,15 +109,25 @@ class App:
             redis, self.keys, self.engine, self.store,
             quota=settings.alert_quota_per_chat, clock=clock,
         )  # fmt: skip
-        self.services = Services(settings, self.store, exchange.lists, clock, alerts=self.alerts)
+        self.subscriptions = Subscriptions(redis, self.keys)
+        self.services = Services(
+            settings, self.store, exchange.lists, clock,
+            alerts=self.alerts, subscriptions=self.subscriptions,
+        )  # fmt: skip
+        self.signals = SignalDetector(self.services, self.subscriptions)
         self.pushers: dict[str, Pusher] = {}
+        self.lease = LeaderLease(redis, self.keys.leader)
         self.worker = DeliveryWorker(redis, self.keys, self.deliver, metrics=self.metrics, clock=clock)
         self.core = build_core(self.services, rate_limiter=self.allow_command)
         self.health = HealthServer(self.health_check, self.metrics, settings.http_port)
         self.telegram: Any = None
+        self.discord: Any = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._worker_task: asyncio.Task[None] | None = None
         self.poller.listeners.append(self._observe_tick)
         self.poller.listeners.append(self.evaluate_batch)
+        self.poller.listeners.append(self.signals.on_batch)
+        self.poller.index_listeners.append(self.signals.on_index)
 
     async def evaluate_batch(self, batch: TickBatch) -> None:
         """Run the engine over one poll's accepted (fresh, guarded) ticks."""
@@ -169,12 +182,20 @@ class App:
         details["exchange_last_error"] = status.last_error
         index = await self.store.feed_status("index")
         details["index_data_age_s"] = None if index.last_ok is None else round(now - index.last_ok, 1)
+        depth, pending = await self.worker.depth()
+        self.metrics.outbox_depth.set(depth)
+        self.metrics.outbox_pending.set(pending)
+        details["outbox_backlog"] = pending
+        details["leader"] = await self.lease.holder()
+        details["this_replica_leads"] = self.lease.is_leader
         if status.last_ok is None or self.store.is_stale(status.last_ok, now):
             details["reason"] = "no fresh exchange data"
             return False, details
         return True, details
 
-    async def start(self, *, poll: bool = True, http: bool = True, telegram: bool = True) -> None:
+    async def start(
+        self, *, poll: bool = True, http: bool = True, telegram: bool = True, discord: bool = True
+    ) -> None:
         """Start the HTTP server, the transports and the background loops."""
         if http:
             await self.health.start()
@@ -187,23 +208,67 @@ class App:
             )
             await self.telegram.start()
             self.pushers["tg"] = self.telegram.push
-        await self.worker.ensure_group()
-        self._tasks.append(asyncio.create_task(self.worker.run(), name="delivery"))
-        if poll:
-            self._tasks.append(asyncio.create_task(self.poller.run(), name="poller"))
-            self._tasks.append(asyncio.create_task(self._expiry_loop(), name="expiry"))
+        dc_token = self.settings.discord_bot_token
+        if discord and dc_token is not None:
+            from handlers.discord_bot import DiscordTransport
 
-    async def stop(self) -> None:
-        """Stop in reverse order; safe to call twice."""
+            self.discord = DiscordTransport(
+                self.core,
+                dc_token.get_secret_value(),
+                api_url=self.settings.discord_api_url,
+                gateway_url=self.settings.discord_gateway_url,
+                guild_id=self.settings.discord_guild_id,
+                symbols=lambda: getattr(self.exchange, "symbols", ()),
+            )
+            await self.discord.start()
+            self.pushers["dc"] = self.discord.push
+        await self.worker.ensure_group()
+        self._worker_task = asyncio.create_task(self.worker.run(), name="delivery")
+        if poll:
+            self._tasks.append(asyncio.create_task(self.lease.run(self.leader_duties), name="lease"))
+        self._tasks.append(asyncio.create_task(self._gauges_loop(), name="gauges"))
+
+    async def _gauges_loop(self) -> None:
+        """Keep outbox gauges current on every replica, scraped or not."""
+        while True:
+            try:
+                depth, pending = await self.worker.depth()
+                self.metrics.outbox_depth.set(depth)
+                self.metrics.outbox_pending.set(pending)
+                self.metrics.alerts_active.set(await self.engine.count_active())
+            except Exception as exc:
+                log.debug("gauges refresh failed: %s", exc)
+            await asyncio.sleep(15)
+
+    async def leader_duties(self) -> None:
+        """What exactly one replica runs at a time: polling, evaluation, expiry."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.poller.run(), name="poller")
+            group.create_task(self._expiry_loop(), name="expiry")
+
+    async def stop(self, drain_seconds: float = 10.0) -> None:
+        """Graceful stop, safe to call twice: stop taking work (polling, leader lease —
+        released), let the delivery worker finish its batch in flight, then close clients.
+        Jobs not acknowledged by then stay pending and another replica reclaims them."""
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        if self._worker_task is not None:
+            self.worker.request_stop()
+            try:
+                await asyncio.wait_for(self._worker_task, drain_seconds)
+            except (TimeoutError, asyncio.CancelledError, Exception):
+                log.warning("delivery worker did not finish in %.0fs; its jobs stay pending", drain_seconds)
+            self._worker_task = None
         if self.telegram is not None:
             await self.telegram.stop()
             self.telegram = None
+        if self.discord is not None:
+            await self.discord.stop()
+            self.discord = None
         await self.health.stop()
         await self.exchange.close()
         await self.index.close()

@@ -95,6 +95,7 @@ class CcxtExchange:
         timeout_ms: int = 10_000,
         attempts: int = 3,
         max_backoff: float = 4.0,
+        rate_limit: bool = True,
     ) -> None:
         if exchange_id not in ccxt_async.exchanges:
             raise ValueError(f"EXCHANGE {exchange_id!r} is not a ccxt exchange id")
@@ -103,7 +104,8 @@ class CcxtExchange:
         options: dict[str, Any] = {"fetchCurrencies": False}
         if exchange_id == "binance":
             options["fetchMarkets"] = {"types": ["spot"]}
-        self._ex: Any = cls({"enableRateLimit": True, "timeout": timeout_ms, "options": options})
+        config = {"enableRateLimit": rate_limit, "timeout": timeout_ms, "options": options}
+        self._ex: Any = cls(config)
         if api_url:
             self._ex.urls["api"] = rewrite_api_urls(self._ex.urls["api"], api_url)
         self._attempts = attempts
@@ -117,7 +119,7 @@ class CcxtExchange:
         """
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._attempts),
-            wait=wait_exponential_jitter(initial=0.2, max=self._max_backoff),
+            wait=wait_exponential_jitter(multiplier=0.2, max=self._max_backoff, jitter=0.2),
             retry=retry_if_exception_type((FeedUnavailable, RateLimited)),
             reraise=True,
         )
@@ -247,6 +249,11 @@ class ExchangeChain:
 
     def lists(self, symbol: str) -> bool:
         return self.active.lists(symbol)
+
+    @property
+    def symbols(self) -> set[str]:
+        """Markets of the active exchange (Discord's /coin autocomplete offers them)."""
+        return self.active.symbols
 
     async def fetch_tickers(self, symbols: Sequence[str]) -> dict[str, Ticker]:
         try:
