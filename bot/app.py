@@ -31,6 +31,7 @@ from bot.market import IndexSource, TickerSource
 from bot.metrics import Metrics
 from bot.poller import Poller, TickBatch
 from bot.signals import SignalDetector
+from bot.stats import StatsSource, fired_today_field
 from bot.store import MarketStore
 from handlers.notify import render_jobs
 from handlers.registry import build_core
@@ -116,8 +117,20 @@ class App:
         )  # fmt: skip
         self.signals = SignalDetector(self.services, self.subscriptions)
         self.pushers: dict[str, Pusher] = {}
-        self.lease = LeaderLease(redis, self.keys.leader)
-        self.worker = DeliveryWorker(redis, self.keys, self.deliver, metrics=self.metrics, clock=clock)
+        self.lease = LeaderLease(
+            redis, self.keys.leader, ttl_ms=int(settings.leader_lease_seconds * 1000)
+        )
+        self.worker = DeliveryWorker(
+            redis,
+            self.keys,
+            self.deliver,
+            claim_idle_ms=int(settings.delivery_claim_idle_seconds * 1000),
+            metrics=self.metrics,
+            clock=clock,
+        )
+        self.services.stats = StatsSource(
+            redis, self.keys, self.engine, self.store, self.worker, clock
+        )
         self.core = build_core(self.services, rate_limiter=self.allow_command)
         self.health = HealthServer(self.health_check, self.metrics, settings.http_port)
         self.telegram: Any = None
@@ -138,6 +151,7 @@ class App:
             fired += await self.engine.on_tick(t.symbol, t.price, batch.fetched_at, now, ratio)
         if fired:
             self.metrics.alerts_fired.inc(fired)
+            await self.redis.hincrby(self.keys.stats, fired_today_field(self.clock()), fired)
             log.info("%d alerts fired", fired)
 
     async def deliver(self, chat: str, jobs: list[Job]) -> None:
@@ -167,7 +181,8 @@ class App:
         pipe = self.redis.pipeline(transaction=True)
         pipe.incr(key)
         pipe.expire(key, 60, nx=True)
-        count, _ = await pipe.execute()
+        pipe.sadd(self.keys.users, chat)  # who uses the bot, for /stats
+        count, *_ = await pipe.execute()
         return int(count) <= COMMANDS_PER_MINUTE
 
     async def health_check(self) -> tuple[bool, dict[str, object]]:
@@ -197,17 +212,19 @@ class App:
         self, *, poll: bool = True, http: bool = True, telegram: bool = True, discord: bool = True
     ) -> None:
         """Start the HTTP server, the transports and the background loops."""
-        if http:
-            await self.health.start()
-        token = self.settings.telegram_bot_token
-        if telegram and token is not None:
+        if telegram and self.settings.telegram_bot_token is not None:
             from handlers.telegram import TelegramTransport
 
-            self.telegram = TelegramTransport(
-                self.core, token.get_secret_value(), self.settings.telegram_api_url
-            )
-            await self.telegram.start()
+            self.telegram = TelegramTransport.from_settings(self.core, self.settings)
+            if http:  # webhook mode (TELEGRAM_WEBHOOK_URL): a route on HTTP_PORT
+                self.telegram.mount_webhook(self.health.app)
+        if http:
+            await self.health.start()
+        if self.telegram is not None:
+            # Long polling is a leader duty when leadership runs (one poller per token).
+            await self.telegram.start(polling=not poll)
             self.pushers["tg"] = self.telegram.push
+            self.worker.coalesce["tg"] = self.telegram.coalesce
         dc_token = self.settings.discord_bot_token
         if discord and dc_token is not None:
             from handlers.discord_bot import DiscordTransport
@@ -245,6 +262,16 @@ class App:
         async with asyncio.TaskGroup() as group:
             group.create_task(self.poller.run(), name="poller")
             group.create_task(self._expiry_loop(), name="expiry")
+            if self.telegram is not None and self.telegram.polls_updates:
+                group.create_task(self._telegram_polling(), name="telegram-polling")
+
+    async def _telegram_polling(self) -> None:
+        """Hold Telegram long polling while this replica leads; stop it when it does not."""
+        await self.telegram.start_polling()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.telegram.stop_polling()
 
     async def stop(self, drain_seconds: float = 10.0) -> None:
         """Graceful stop, safe to call twice: stop taking work (polling, leader lease —

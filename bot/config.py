@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     alert_quota_per_chat: int = Field(default=50, ge=1, le=10_000)
+    max_tracked_symbols: int = Field(default=200, ge=10, le=2000)
+    delivery_claim_idle_seconds: float = Field(default=30.0, gt=0, le=3600)
+    leader_lease_seconds: float = Field(default=6.0, ge=1, le=300)
     allowed_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     admin_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     target_reference: Literal["r2k_record", "fixed"] = "r2k_record"
@@ -66,8 +69,10 @@ class Settings(BaseSettings):
         """`LINK=9.2,ADA=0.8` → {"LINK": 9.2, "ADA": 0.8}; symbols upper-cased."""
         if isinstance(value, str):
             out: dict[str, object] = {}
-            for part in _split_csv(value):  # type: ignore[union-attr]
-                base, sep, price = str(part).partition("=")
+            for part in value.split(","):
+                if not part.strip():
+                    continue
+                base, sep, price = part.partition("=")
                 if not sep:
                     raise ValueError("use COIN=PRICE pairs like LINK=9.2,ADA=0.8")
                 out[base.strip()] = price.strip()

@@ -60,7 +60,7 @@ def translate_error(exc: BaseException) -> MarketError:
     if "451" in text or "restricted location" in text.lower():
         return GeoBlocked("the exchange refuses this location (HTTP 451)")
     if isinstance(exc, ccxt.RateLimitExceeded | ccxt.DDoSProtection):
-        return RateLimited("the exchange is rate-limiting us", retry_after=_retry_after(exc))
+        return RateLimited("the exchange is rate-limiting us")
     if isinstance(exc, ccxt.RequestTimeout):
         return FeedUnavailable("the exchange timed out")
     if isinstance(exc, ccxt.ExchangeNotAvailable | ccxt.NetworkError | OSError):
@@ -68,20 +68,6 @@ def translate_error(exc: BaseException) -> MarketError:
     if isinstance(exc, ccxt.BaseError):
         return FeedUnavailable(f"exchange error ({type(exc).__name__})")
     return BadData(f"the exchange sent data we could not read ({type(exc).__name__})")
-
-
-def _retry_after(exc: BaseException) -> float | None:
-    """ccxt puts the response headers nowhere public; parse a number if one is in the text."""
-    text = str(exc).lower()
-    marker = "retry-after"
-    if marker in text:
-        tail = text.split(marker, 1)[1].lstrip("\"': ")
-        digits = "".join(ch for ch in tail[:8] if ch.isdigit() or ch == ".")
-        try:
-            return float(digits)
-        except ValueError:
-            return None
-    return None
 
 
 class CcxtExchange:
@@ -128,8 +114,20 @@ class CcxtExchange:
                 try:
                     return await fn()
                 except Exception as exc:
-                    raise translate_error(exc) from exc
+                    error = translate_error(exc)
+                    if isinstance(error, RateLimited) and error.retry_after is None:
+                        error.retry_after = self._header_retry_after()
+                    raise error from exc
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _header_retry_after(self) -> float | None:
+        """ccxt keeps Retry-After only in the last response's headers, not in the error."""
+        headers = getattr(self._ex, "last_response_headers", None) or {}
+        value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+        try:
+            return float(value) if value is not None else None
+        except (TypeError, ValueError):
+            return None
 
     async def load(self, wanted: Sequence[str] = ()) -> list[str]:
         markets = await self._call(lambda: self._ex.load_markets())
@@ -249,6 +247,10 @@ class ExchangeChain:
 
     def lists(self, symbol: str) -> bool:
         return self.active.lists(symbol)
+
+    @property
+    def symbols(self) -> set[str]:
+        return self.active.symbols
 
     @property
     def symbols(self) -> set[str]:

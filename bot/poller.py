@@ -10,12 +10,13 @@ confirms it, so a single wild print can never fire an alert.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from bot.market import DailyClose, IndexSource, MarketError, Ticker, TickerSource
+from bot.market import DailyClose, IndexSource, MarketError, Ticker, TickerSource, UnknownSymbol
 from bot.metrics import Metrics
 from bot.store import MarketStore
 
@@ -25,6 +26,8 @@ WILD_JUMP = 0.50  # a move larger than this between two polls is held
 CONFIRM_BAND = 0.05  # the next poll confirms a held tick if it is within 5% of it
 HISTORY_DAYS = 400
 MAX_BACKOFF_SECONDS = 300.0
+HISTORY_REFRESH_SECONDS = 3600.0
+DEFAULT_MAX_SYMBOLS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,8 @@ class TickBatch:
 
 
 TickListener = Callable[[TickBatch], Awaitable[None]]
+IndexListener = Callable[[list[DailyClose]], Awaitable[None]]
+ExtraSymbols = Callable[[], Awaitable[Sequence[str]]]
 
 
 class Poller:
@@ -53,16 +58,24 @@ class Poller:
         index_interval: float,
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
+        extra_symbols: ExtraSymbols | None = None,
+        max_symbols: int = DEFAULT_MAX_SYMBOLS,
     ) -> None:
         self.exchange = exchange
         self.index = index
         self.store = store
+        self.base_symbols = list(symbols)
         self.symbols = list(symbols)
+        self.extra_symbols = extra_symbols
+        self.max_symbols = max_symbols
+        self._cap_warned = False
+        self._history_wanted = asyncio.Event()
         self.poll_interval = poll_interval
         self.index_interval = index_interval
         self.clock = clock
         self.metrics = metrics or Metrics()
         self.listeners: list[TickListener] = []
+        self.index_listeners: list[IndexListener] = []
         self.unlisted: list[str] = []
         self._accepted: dict[str, float] = {}
         self._held: dict[str, float] = {}
@@ -99,9 +112,42 @@ class Poller:
         self._held[ticker.symbol] = ticker.price
         return False
 
+    async def refresh_symbols(self) -> list[str]:
+        """Defaults plus the extra symbols (watchlists, alerts) within the cap; returns new ones.
+
+        A failed read keeps the previous list, so the defaults are always polled.
+        """
+        if self.extra_symbols is None:
+            return []
+        try:
+            extra = [s for s in await self.extra_symbols() if s not in self.base_symbols]
+        except Exception as exc:
+            log.warning("could not read the tracked symbols (%s); keeping the last list", exc)
+            return []
+        room = max(0, self.max_symbols - len(self.base_symbols))
+        if len(extra) > room and not self._cap_warned:
+            log.warning(
+                "tracking cap of %d symbols reached: %d not polled (MAX_TRACKED_SYMBOLS)",
+                self.max_symbols,
+                len(extra) - room,
+            )
+        self._cap_warned = len(extra) > room
+        wanted = [*self.base_symbols, *extra[:room]]
+        added = [s for s in wanted if s not in self.symbols]
+        self.symbols = wanted
+        if added:
+            log.info("now tracking %s", ", ".join(added))
+            self._history_wanted.set()
+            for symbol in added if self._markets_loaded else ():
+                snap = await self.store.snapshot(symbol)
+                if snap is not None:
+                    self._accepted[symbol] = snap.price
+        return added
+
     async def run_exchange_once(self) -> TickBatch | None:
         """One poll: one batched request, guard, store, notify listeners."""
         now = self.clock()
+        await self.refresh_symbols()
         try:
             await self._ensure_markets()
             wanted = [s for s in self.symbols if s not in self.unlisted]
@@ -141,12 +187,15 @@ class Poller:
     async def refresh_history(self) -> None:
         """Daily candles for the regime and volume alerts (cached in Redis by the store)."""
         await self._ensure_markets()
-        for symbol in self.symbols:
-            if symbol in self.unlisted:
+        for symbol in list(self.symbols):
+            if symbol in self.unlisted or not self.exchange.lists(symbol):
                 continue
             candles = await self.store.daily(symbol)
             if not candles:
-                candles = await self.exchange.fetch_daily(symbol, HISTORY_DAYS)
+                try:
+                    candles = await self.exchange.fetch_daily(symbol, HISTORY_DAYS)
+                except UnknownSymbol:
+                    continue  # delisted since it was watched
                 await self.store.save_daily(symbol, candles)
             last30 = [c.quote_volume for c in candles[-31:-1]]
             if last30:
@@ -173,6 +222,8 @@ class Poller:
         await self.store.save_index(rows, now)
         await self.store.feed_ok("index", now)
         self.metrics.polls.labels("index").inc()
+        for listener in self.index_listeners:
+            await listener(rows)
         return rows
 
     async def run_once(self) -> None:
@@ -185,9 +236,10 @@ class Poller:
 
     @staticmethod
     def backoff(interval: float, failures: int, retry_after: float | None) -> float:
-        """Next delay: the interval, doubled per consecutive failure, at least retry-after."""
-        delay = interval * (2 ** min(failures, 8)) if failures else interval
-        delay = min(max(interval, delay), max(interval, MAX_BACKOFF_SECONDS))
+        """Next delay: doubled per consecutive failure up to 30 intervals (at most 5 min),
+        and never shorter than the server's Retry-After."""
+        cap = max(interval, min(MAX_BACKOFF_SECONDS, interval * 30))
+        delay = min(interval * (2 ** min(failures, 10)), cap) if failures else interval
         return max(delay, retry_after or 0.0)
 
     async def _loop(
@@ -205,12 +257,15 @@ class Poller:
             await asyncio.sleep(self.backoff(interval, failures, retry_after))
 
     async def _history_loop(self) -> None:
+        """Hourly, and as soon as new symbols are tracked (their volume means need it)."""
         while True:
+            self._history_wanted.clear()
             try:
                 await self.refresh_history()
             except MarketError as exc:
                 log.warning("history refresh failed: %s", exc)
-            await asyncio.sleep(3600)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._history_wanted.wait(), HISTORY_REFRESH_SECONDS)
 
     async def run(self) -> None:
         """Run every feed until cancelled."""

@@ -100,6 +100,8 @@ async def test_errors_are_translated_at_the_boundary(
         with pytest.raises(error) as exc:
             await ex.fetch_tickers(SYMBOLS)
         assert "exchange" in str(exc.value)
+        if headers:
+            assert exc.value.retry_after == 7.0  # from the Retry-After header
         retried = len(binance.requests_to("ticker/24hr"))
         assert retried == (2 if error in (FeedUnavailable, RateLimited) else 1)
     finally:
@@ -178,6 +180,7 @@ async def test_outage_leaves_stale_data_and_backs_off(
         assert delays == sorted(delays) and delays[-1] > delays[0]
         assert Poller.backoff(10, 1, 120) == 120  # Retry-After wins
         assert Poller.backoff(10, 30, None) == 300  # bounded
+        assert Poller.backoff(0.1, 30, None) == pytest.approx(3.0)  # at most 30 intervals
         binance.set_outage(None)
         clock[0] += 10
         assert await poller.run_exchange_once() is not None
