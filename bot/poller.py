@@ -159,8 +159,12 @@ class Poller:
             log.warning("exchange poll failed (%s): %s", type(exc).__name__, exc)
             raise
         self._exchange_failures = 0
+        return await self.ingest(list(tickers.values()), now, source="exchange")
+
+    async def ingest(self, tickers: list[Ticker], now: float, *, source: str) -> TickBatch:
+        """The one path every tick takes (REST poll or websocket): guard, store, listeners."""
         accepted: list[Ticker] = []
-        for ticker in tickers.values():
+        for ticker in tickers:
             if self._guard(ticker):
                 accepted.append(ticker)
                 self._accepted[ticker.symbol] = ticker.price
@@ -170,7 +174,7 @@ class Poller:
         await self.store.save_tickers(accepted, now)
         await self.store.feed_ok("exchange", now)
         self.polls += 1
-        self.metrics.polls.labels("exchange").inc()
+        self.metrics.polls.labels(source).inc()
         batch = TickBatch(accepted, now, self._ratios(accepted))
         for listener in self.listeners:
             await listener(batch)
