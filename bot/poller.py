@@ -2,9 +2,10 @@
 
 Each feed has a `run_*_once()` that tests call directly; `run()` loops them as
 asyncio tasks with backoff. Accepted ticks go to the store and then to the
-listeners (the alert engine). A tick that is zero/negative is dropped; one that
-jumps more than 50% from the last accepted price is held until the next poll
-confirms it, so a single wild print can never fire an alert.
+listeners (the alert engine, the signal detector); each index poll notifies the
+`index_listeners` (the signal detector). A tick that is zero/negative is dropped;
+one that jumps more than 50% from the last accepted price is held until the next
+poll confirms it, so a single wild print can never fire an alert.
 """
 
 from __future__ import annotations
@@ -16,7 +17,15 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from bot.market import DailyClose, IndexSource, MarketError, Ticker, TickerSource, UnknownSymbol
+from bot.market import (
+    DailyClose,
+    IndexSource,
+    MarketError,
+    RateLimited,
+    Ticker,
+    TickerSource,
+    UnknownSymbol,
+)
 from bot.metrics import Metrics
 from bot.store import MarketStore
 
@@ -155,6 +164,8 @@ class Poller:
         except MarketError as exc:
             self._exchange_failures += 1
             self.metrics.poll_errors.labels("exchange", type(exc).__name__).inc()
+            if isinstance(exc, RateLimited):
+                self.metrics.rate_limited.labels("exchange").inc()
             await self.store.feed_error("exchange", str(exc), now)
             log.warning("exchange poll failed (%s): %s", type(exc).__name__, exc)
             raise

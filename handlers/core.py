@@ -91,6 +91,7 @@ class CommandCore:
         routers: Sequence[Router],
         *,
         rate_limiter: Callable[[str], Awaitable[bool]] | None = None,
+        on_served: Callable[[Request], None] | None = None,
     ) -> None:
         self.services = services
         self.commands: dict[str, CommandSpec] = {}
@@ -99,6 +100,7 @@ class CommandCore:
             self.commands.update(router.commands)
             self.callbacks.update(router.callbacks)
         self._allow = rate_limiter
+        self._on_served = on_served
         self.served = 0
 
     def menu(self) -> list[CommandSpec]:
@@ -117,6 +119,8 @@ class CommandCore:
             log.exception("command failed: %r", req.text[:80])
             reply = error_reply(UserError("Something went wrong on our side; please try again."))
         self.served += 1
+        if self._on_served is not None:
+            self._on_served(req)
         log.debug("served %r in %.1f ms", req.text[:40], (time.perf_counter() - started) * 1000)
         return reply
 
