@@ -25,10 +25,18 @@ several deployments can share one Redis. Types and lifetimes:
 | P:paused:CHAT                     | string | chat unreachable (403): deliveries paused |
 | P:sub:CHAT / P:subs:NAME          | set    | a chat's signal subscriptions / subscribers of one |
 | P:sig:EVENT                       | string | signal dedup mark (SET NX), TTL 400 days |
+| P:sigstate                        | hash   | last seen regime label / altseason zone (no TTL) |
 | P:cmd:CHAT                        | string | per-chat command rate counter, TTL 60 s |
+| P:users                           | set    | chat keys that ever sent a command (/stats) |
+| P:stats                           | hash   | counters for /stats: `fired:YYYY-MM-DD` (UTC) |
 | P:lock:leader                     | string | leader lease (poller + engine), TTL a few seconds |
 | P:hist:{SYM}                      | string | JSON long daily closes for the backtest, TTL 24 h |
 | P:chart:NAME                      | string | base64 PNG of a rendered chart, TTL 60 s |
+| P:watch:CHAT                      | set    | a chat's watchlist (symbols beyond the defaults) |
+| P:watchers                        | hash   | symbol -> how many chats watch it (reference count) |
+| P:tracked                         | set    | extra symbols polled (watched, or with alerts) |
+| P:digest:due                      | zset   | chats by next digest run (unix seconds) |
+| P:digest:cfg                      | hash   | chat -> digest schedule (weekday, HH:MM, timezone) |
 
 Redis Cluster: every per-symbol key carries the hash tag `{SYM}` so a symbol's
 indexes, last values and ticks share one slot. The claim script also touches the
@@ -142,6 +150,11 @@ class Keys:
     def signal_mark(self, event: str) -> str:
         return f"{self.prefix}:sig:{event}"
 
+    @property
+    def signal_state(self) -> str:
+        """What the signal detector saw last (regime label, altseason zone)."""
+        return f"{self.prefix}:sigstate"
+
     def command_rate(self, chat: str) -> str:
         return f"{self.prefix}:cmd:{chat}"
 
@@ -159,6 +172,34 @@ class Keys:
     @property
     def stats(self) -> str:
         return f"{self.prefix}:stats"
+
+    @property
+    def users(self) -> str:
+        return f"{self.prefix}:users"
+
+    def move_group_prefix(self, symbol: str) -> str:
+        """`move_group` without the `WINDOW:PCT` tail (scripts append a registry member)."""
+        return f"{self.prefix}:mv:{{{symbol}}}:"
+
+    def watchlist(self, chat: str) -> str:
+        return f"{self.prefix}:watch:{chat}"
+
+    @property
+    def watchers(self) -> str:
+        return f"{self.prefix}:watchers"
+
+    @property
+    def tracked(self) -> str:
+        """Symbols polled on top of the defaults; replicas read it every poll."""
+        return f"{self.prefix}:tracked"
+
+    @property
+    def digest_due(self) -> str:
+        return f"{self.prefix}:digest:due"
+
+    @property
+    def digest_config(self) -> str:
+        return f"{self.prefix}:digest:cfg"
 
     def pattern(self) -> str:
         """Glob matching every key under this prefix (tests clean up with it)."""

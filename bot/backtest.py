@@ -255,10 +255,15 @@ def altseason_spans(btc: Daily, coins: dict[str, Daily]) -> list[tuple[int, int]
     return spans
 
 
-def _pct(value: float | None, sign: bool = True) -> str:
+def pct_text(value: float | None, sign: bool = True) -> str:
+    """A return as `+12.3%` (or a share as `67%` with sign=False); `n/a` when unknown."""
     if value is None:
         return "n/a"
     return f"{value * 100:+.1f}%" if sign else f"{value * 100:.0f}%"
+
+
+def corr_text(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.2f}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,10 +316,11 @@ class Backtest:
             return f"{head}; none has {HEADLINE_HORIZON} days of data after it yet. {TOO_FEW}."
         beat = sum(x > 0 for x in excess)
         h = self.horizon(HEADLINE_HORIZON)
-        base = "" if h is None else f"; all days: {_pct(h.base.excess.hit_rate, False)}"
+        rate = None if h is None else h.base.excess.hit_rate
+        base = f"; any {HEADLINE_HORIZON}d window: {pct_text(rate, False)}"
         text = (
             f"{head}; basket beat BTC over {HEADLINE_HORIZON}d in {beat} of {len(excess)} "
-            f"(mean excess {_pct(fmean(excess))}{base})."
+            f"(mean excess {pct_text(fmean(excess))}{base})."
         )
         return text if len(excess) >= MIN_EVENTS else f"{text} {TOO_FEW}."
 
@@ -357,7 +363,7 @@ class Backtest:
             cols = "".join(f"{f'BTC {d}d':>10}{f'bskt {d}d':>10}" for d in hs)
             lines.append(f"{'breakout':<12}{'R2K close':>11}{cols}")
             for e in self.events:
-                rets = "".join(f"{_pct(e.btc[d]):>10}{_pct(e.basket[d]):>10}" for d in hs)
+                rets = "".join(f"{pct_text(e.btc[d]):>10}{pct_text(e.basket[d]):>10}" for d in hs)
                 lines.append(f"{day_text(e.ts):<12}{e.r2k_close:>11,.2f}{rets}")
             lines.append("")
         lines.append(f"{'forward return':<18}{'events: n':>12}{'mean':>8}{'median':>8}{'hit':>6}"
@@ -368,16 +374,16 @@ class Backtest:
                 ("basket", h.events.basket, h.base.basket),
                 ("basket - BTC", h.events.excess, h.base.excess),
             ):
+                mean, mid = pct_text(ev.mean), pct_text(ev.median)
+                hit = pct_text(ev.hit_rate, False)
                 lines.append(
-                    f"{f'{h.days}d {label}':<18}{ev.n:>12}{_pct(ev.mean):>8}{_pct(ev.median):>8}"
-                    f"{_pct(ev.hit_rate, False):>6}   {base.n:>11}{_pct(base.mean):>8}"
-                    f"{_pct(base.hit_rate, False):>6}"
+                    f"{f'{h.days}d {label}':<18}{ev.n:>12}{mean:>8}{mid:>8}{hit:>6}   "
+                    f"{base.n:>11}{pct_text(base.mean):>8}{pct_text(base.hit_rate, False):>6}"
                 )
         lines += ["", "Correlation of daily returns with the R2K (days both trade):"]
         lines.append(f"{'period':<8}{'n':>6}{'BTC':>8}{'basket':>8}")
         for c in self.correlations:
-            btc, bsk = ("n/a" if v is None else f"{v:+.2f}" for v in (c.btc, c.basket))
-            lines.append(f"{c.period:<8}{c.n:>6}{btc:>8}{bsk:>8}")
+            lines.append(f"{c.period:<8}{c.n:>6}{corr_text(c.btc):>8}{corr_text(c.basket):>8}")
         lines += ["", f"Altseason spans (>= 75% of coins beat BTC over {ALTSEASON_DAYS}d): "
                   f"{len(self.altseason)}"]
         for a, b in self.altseason:

@@ -1,0 +1,139 @@
+"""/chart and /evidence through the real command core, store and Redis (scenario data)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from alerts.keys import Keys
+from bot.app import App
+from bot.config import Settings
+from bot.scenario import ReplayExchange, ReplayIndex, Scenario
+from bot.store import MarketStore
+from handlers.core import CommandCore
+from handlers.registry import build_core
+from handlers.reply import Reply, Request
+from handlers.services import Services
+
+TODAY = 1_764_000_000
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def settings(prefix: str) -> Settings:
+    return Settings(key_prefix=prefix, http_port=0)
+
+
+@pytest.fixture
+def store(redis: Redis, keys: Keys, settings: Settings) -> MarketStore:
+    return MarketStore(redis, keys, settings.poll_interval_seconds)
+
+
+def make_core(settings: Settings, store: MarketStore) -> CommandCore:
+    listed = {f"{base}/USDT" for base in settings.tracked_bases}
+    return build_core(Services(settings, store, listed.__contains__, clock=lambda: TODAY))
+
+
+@pytest.fixture
+async def core(settings: Settings, store: MarketStore) -> CommandCore:
+    """A core over a store holding the scenario's R2K history and daily candles."""
+    scenario = Scenario(today=TODAY)
+    await store.save_index(scenario.r2k_at(24), TODAY - 60)
+    for symbol, candles in scenario.daily.items():
+        await store.save_daily(symbol, candles)
+    return make_core(settings, store)
+
+
+async def ask(core: CommandCore, text: str, chat: str = "tg:1") -> Reply:
+    reply = await core.handle(Request(chat=chat, user=chat, text=text))
+    assert reply is not None
+    return reply
+
+
+async def test_chart_symbol_range_is_a_png_with_the_not_advice_footer(core: CommandCore) -> None:
+    reply = await ask(core, "/chart LINK 90d")
+    assert reply.tone != "error", reply.plain_text()
+    assert reply.image is not None and reply.image[:8] == PNG_MAGIC
+    assert reply.title == "LINK/USDT · 90d" and reply.image_name == "LINK-90d.png"
+    assert "not advice" in (reply.footer or "")
+    assert any(line.startswith("Last daily close") for line in reply.lines)
+    datas = [b.data for row in reply.buttons for b in row]
+    assert "chart:LINK:7d" in datas and "chart:LINK:90d" not in datas
+
+
+async def test_bad_range_names_the_valid_ones(core: CommandCore) -> None:
+    reply = await ask(core, "/chart LINK 5y")
+    assert reply.tone == "error" and reply.image is None
+    assert "5y is not a chart range" in reply.title
+    assert "7d, 30d, 90d, 1y" in reply.plain_text()
+
+
+async def test_unknown_symbol_and_missing_argument_are_user_errors(core: CommandCore) -> None:
+    assert "Which chart" in (await ask(core, "/chart")).title
+    assert (await ask(core, "/chart NOPE")).tone == "error"
+
+
+async def test_chart_button_and_default_range(core: CommandCore) -> None:
+    reply = await core.handle_callback(Request(chat="tg:1", user="u", text=""), "chart:ADA")
+    assert reply.title == "ADA/USDT · 30d" and reply.image is not None
+
+
+async def test_r2k_and_regime_charts(core: CommandCore) -> None:
+    r2k = await ask(core, "/chart R2K")
+    assert r2k.image is not None and r2k.image[:8] == PNG_MAGIC
+    assert any("Breakouts" in line for line in r2k.lines)
+    regime = await ask(core, "/chart regime")
+    assert regime.image is not None and "not advice" in (regime.footer or "")
+    assert regime.lines[0].startswith("Regime now:")
+
+
+async def test_evidence_is_text_plus_the_regime_chart(core: CommandCore) -> None:
+    reply = await ask(core, "/evidence")
+    assert reply.image is not None and reply.image[:8] == PNG_MAGIC
+    assert reply.lines[0].startswith("History: 1 R2K breakout since 2024")
+    assert any("Too few events to mean anything" in line for line in reply.lines)
+    assert any(line.startswith("Daily correlation with the R2K") for line in reply.lines)
+    assert "not advice" in (reply.footer or "")
+
+
+async def test_charts_are_cached_briefly(core: CommandCore, redis: Redis, keys: Keys) -> None:
+    first = await ask(core, "/chart LINK 7d")
+    cached = [k async for k in redis.scan_iter(match=keys.chart("*"))]
+    assert len(cached) == 1 and 0 < await redis.ttl(cached[0]) <= 60
+    again = await ask(core, "/chart LINK 7d")
+    assert again.image == first.image
+
+
+async def test_missing_data_is_said_not_invented(settings: Settings, store: MarketStore) -> None:
+    core = make_core(settings, store)
+    for text in ("/chart LINK", "/chart R2K", "/chart regime", "/evidence"):
+        reply = await ask(core, text)
+        assert reply.image is None and reply.tone == "warn", text
+        assert "No " in reply.lines[0] and "yet" in reply.lines[0], text
+        assert "not advice" in (reply.footer or "")
+
+
+@pytest.fixture
+async def app(redis: Redis, settings: Settings) -> AsyncIterator[App]:
+    scenario = Scenario(today=TODAY)
+    exchange = ReplayExchange(scenario)
+    application = App(
+        settings, redis, exchange, ReplayIndex(scenario, exchange), clock=exchange.clock
+    )
+    await application.poller.run_once()
+    yield application
+    await application.stop()
+
+
+async def test_the_chats_alert_levels_are_drawn(app: App) -> None:
+    req = Request(chat="tg:9", user="tg:9", text="/alert LINK +40%")
+    created = await app.core.handle(req)
+    assert created is not None
+    assert created.tone != "error", created.plain_text()
+    chart = await app.core.handle(Request(chat="tg:9", user="tg:9", text="/chart LINK 90d"))
+    assert chart is not None and chart.image is not None
+    assert "Your alert levels drawn: 1." in chart.lines
+    other = await app.core.handle(Request(chat="tg:2", user="tg:2", text="/chart LINK 90d"))
+    assert other is not None and not any("levels drawn" in line for line in other.lines)

@@ -1,0 +1,107 @@
+"""Charts are valid, right-sized PNGs, and rendering them leaves the event loop free."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from bot.backtest import History, basket_index, breakouts, closes_of, record_highs
+from bot.charts import render_async, render_price_chart, render_r2k_chart, render_regime_chart
+from bot.scenario import Scenario
+
+TODAY = 1_764_000_000
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """(width, height) from the IHDR chunk, which must come first."""
+    assert png[:8] == PNG_MAGIC and png[12:16] == b"IHDR"
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+def assert_chart(png: bytes) -> None:
+    width, height = png_size(png)
+    assert (width, height) == (1000, 600)
+    assert 10_000 < len(png) < 200_000
+
+
+@pytest.fixture(scope="module")
+def scenario() -> Scenario:
+    return Scenario(today=TODAY)
+
+
+def history(s: Scenario) -> History:
+    coins = {"AVAX", "BCH", "ADA", "LINK", "HBAR"}
+    return History(
+        s.r2k_at(24),
+        closes_of(s.daily["BTC/USDT"]),
+        {sym.split("/")[0]: closes_of(c) for sym, c in s.daily.items() if sym[:-5] in coins},
+    )
+
+
+@pytest.mark.parametrize("days", [7, 30, 90, 365])
+def test_price_chart_every_range(scenario: Scenario, days: int) -> None:
+    candles = scenario.daily["LINK/USDT"]
+    last = candles[-1].close
+    levels = [(last * 1.1, "#1 above"), (last * 0.9, "#2 below"), (last * 9, "#3 +800%")]
+    records = [candles[-3].ts, candles[-20].ts]
+    png = render_price_chart(
+        "LINK/USDT", candles, alert_levels=levels, r2k_records=records, range_days=days
+    )
+    assert_chart(png)
+
+
+def test_price_chart_without_levels_or_records(scenario: Scenario) -> None:
+    assert_chart(render_price_chart("HBAR/USDT", scenario.daily["HBAR/USDT"][-3:], range_days=30))
+
+
+def test_price_chart_refuses_no_data() -> None:
+    with pytest.raises(ValueError):
+        render_price_chart("LINK/USDT", [], range_days=30)
+
+
+def test_r2k_chart(scenario: Scenario) -> None:
+    rows = scenario.r2k_at(24)
+    assert record_highs(rows) and breakouts(rows)  # something to mark
+    assert_chart(render_r2k_chart(rows))
+
+
+def test_regime_chart(scenario: Scenario) -> None:
+    h = history(scenario)
+    assert_chart(render_regime_chart(h.r2k, basket_index(h), h.btc, breakouts(h.r2k)))
+
+
+def test_regime_chart_without_r2k_still_draws_crypto(scenario: Scenario) -> None:
+    h = history(scenario)
+    assert_chart(render_regime_chart([], basket_index(h), h.btc, []))
+
+
+async def test_render_async_keeps_the_loop_ticking(scenario: Scenario) -> None:
+    """A 10 ms ticker keeps ticking while three heavy renders run through render_async."""
+    candles = scenario.daily["LINK/USDT"]
+    gaps: list[float] = []
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        last = time.perf_counter()
+        while not done.is_set():
+            await asyncio.sleep(0.01)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0.05)
+    started = time.perf_counter()
+    pngs = [
+        await render_async(render_price_chart, "LINK/USDT", candles, range_days=days)
+        for days in (365, 90, 365)
+    ]
+    rendering = time.perf_counter() - started
+    done.set()
+    await task
+    assert all(p[:8] == PNG_MAGIC for p in pngs)
+    assert rendering > 0.15  # the renders took real time...
+    assert max(gaps) < 0.1, f"loop stalled {max(gaps):.3f}s during {rendering:.2f}s of renders"
