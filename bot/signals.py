@@ -29,7 +29,6 @@ observation of a label or zone is only stored.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from collections import deque
@@ -37,7 +36,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 
 from alerts.subscriptions import Signal, Subscriptions
-from bot.backtest import MIN_BREADTH_COINS, run_backtest, stored_history
+from bot.backtest import MIN_BREADTH_COINS
 from bot.market import DailyClose
 from bot.poller import TickBatch
 from bot.regime import ALTSEASON_SHARE, BTC_SEASON_SHARE, IndexStats, Regime
@@ -141,11 +140,7 @@ class SignalDetector:
 
     async def evidence_line(self) -> str:
         """The backtest's one-line summary over the history the store holds (off the loop)."""
-        quote = self.settings.quote
-        symbols = [f"{base}/{quote}" for base in self.settings.coins]
-        history = await stored_history(self.store, symbols, btc=f"BTC/{quote}")
-        result = await asyncio.to_thread(run_backtest, history)
-        return result.evidence_line()
+        return await self.services.evidence_line()
 
     async def on_index(self, rows: list[DailyClose]) -> None:
         """Poller index listener."""

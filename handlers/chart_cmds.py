@@ -20,7 +20,6 @@ from bot.backtest import (
     pct_text,
     record_highs,
     run_backtest,
-    stored_history,
 )
 from bot.charts import (
     AlertLevel,
@@ -169,12 +168,6 @@ async def r2k_chart(svc: Services) -> Reply:
                  buttons=buttons)
 
 
-async def _history(svc: Services) -> History:
-    quote = svc.settings.quote
-    symbols = [f"{base}/{quote}" for base in svc.settings.coins]
-    return await stored_history(svc.store, symbols, btc=f"BTC/{quote}")
-
-
 async def _regime_png(svc: Services, history: History) -> bytes:
     name = f"regime:{history.btc[-1].ts}:{history.r2k[-1].ts if history.r2k else 0}"
     basket = basket_index(history)
@@ -184,7 +177,7 @@ async def _regime_png(svc: Services, history: History) -> bytes:
 
 async def regime_chart(svc: Services) -> Reply:
     title = "R2K vs BTC vs alt basket"
-    history = await _history(svc)
+    history = await svc.history()
     if not history.btc:
         return _missing(title, "No BTC history yet: the exchange has not sent it since start-up.")
     regime, _ = await svc.regime()
@@ -204,7 +197,7 @@ async def regime_chart(svc: Services) -> Reply:
 )
 async def evidence(svc: Services, req: Request, args: list[str]) -> Reply:
     title = "Evidence: R2K breakouts vs altcoins"
-    history = await _history(svc)
+    history = await svc.history()
     if not history.btc or not history.r2k:
         feed = "BTC" if not history.btc else "R2K"
         return _missing(title, f"No {feed} history yet, so there is nothing to test. "

@@ -48,14 +48,14 @@ async def help_(svc: Services, req: Request, args: list[str]) -> Reply:
 
 @router.command("coin", "Price, 24h change, volume and data age", "/coin SYMBOL", "/coin LINK")
 async def coin(svc: Services, req: Request, args: list[str]) -> Reply:
-    symbol = svc.parse_symbol(args[0] if args else None)
+    symbol = await svc.tracked_symbol(args[0] if args else None)
     return await coin_reply(svc, symbol)
 
 
 @router.callback("coin")
 async def coin_refresh(svc: Services, req: Request, args: list[str]) -> Reply:
     """The Refresh button of a /coin reply."""
-    return await coin_reply(svc, svc.parse_symbol(args[0] if args else None))
+    return await coin_reply(svc, await svc.tracked_symbol(args[0] if args else None))
 
 
 @router.callback("run")
@@ -97,7 +97,7 @@ async def coin_reply(svc: Services, symbol: str) -> Reply:
         lines.append(
             f"A jump to {fmt.price(snap.held_price)} is being checked against the next poll."
         )
-    buttons = [[Button("Refresh", f"coin:{base}")]]
+    buttons = [[Button("Chart", f"chart:{base}"), Button("Refresh", f"coin:{base}")]]
     if base in svc.settings.coins:
         targets = " · ".join(f"+{t}% → {fmt.price(snap.price * (1 + t / 100))}" for t in TARGETS)
         lines.append(f"Speculative thesis targets from here: {targets}")
@@ -116,12 +116,13 @@ async def regime(svc: Services, req: Request, args: list[str]) -> Reply:
     if age is None:
         lines.append("R2K data: not loaded yet (the index feed has not answered).")
         tone = "warn"
-    elif age > 3 * svc.settings.index_poll_interval_seconds:
+    elif svc.index_stale(age):
         lines.append(
             f"⚠️ Stale: the R2K data is {fmt.age(age)} old; the index feed is not answering."
         )
         tone = "warn"
     else:
         lines.append(f"R2K data age: {fmt.age(age)}")
+    lines.append(await svc.evidence_line())
     footer = "A description of current data, not a forecast. " + DISCLAIMER
     return Reply(f"Regime: {result.label}", lines, footer=footer, tone=tone)
