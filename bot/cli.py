@@ -8,6 +8,7 @@ import contextlib
 import logging
 import signal
 import sys
+from typing import Any
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
@@ -52,6 +53,65 @@ async def run(settings: Settings) -> None:
         await redis.aclose()
 
 
+def add_backtest_parser(sub: Any) -> None:
+    bt = sub.add_parser("backtest", help="R2K breakout backtest over exchange + index history")
+    bt.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    bt.add_argument("--days", type=int, default=3000, help="days of crypto history (3000)")
+
+
+async def backtest(settings: Settings, *, as_json: bool, days: int) -> int:
+    """Load the history (cached in Redis for a day), run the backtest, print it."""
+    from alerts.keys import Keys
+    from bot.app import connect_redis, in_process_redis, redis_answers
+    from bot.backtest import run_backtest
+    from bot.exchange import build_exchange
+    from bot.history import load_history
+    from bot.index_feed import YahooIndexFeed
+    from bot.market import MarketError
+    from bot.store import MarketStore
+
+    if days < 1:
+        print("altbot: --days must be at least 1", file=sys.stderr)
+        return 2
+    redis = connect_redis(settings.redis_url.get_secret_value())
+    if not await redis_answers(redis):
+        await redis.aclose()
+        print("altbot: no Redis at REDIS_URL, so nothing is cached", file=sys.stderr)
+        redis = in_process_redis()
+    exchange, index = build_exchange(settings), YahooIndexFeed(settings.index_api_url)
+    store = MarketStore(redis, Keys(settings.key_prefix), settings.poll_interval_seconds)
+    symbols = [f"{base}/{settings.quote}" for base in settings.coins]
+    try:
+        history = await load_history(
+            exchange, index, store, symbols, btc=f"BTC/{settings.quote}", days=days
+        )
+    except MarketError as exc:
+        print(f"altbot: could not load the history: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await exchange.close()
+        await index.close()
+        await redis.aclose()
+    result = run_backtest(history)
+    print(result.to_json() if as_json else result.table())
+    return 0
+
+
+def bench(settings: Settings, *, quick: bool) -> int:
+    """`python -m bench` in the source checkout (bench/ is not an installed package)."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "bench" / "__main__.py").is_file():
+        print("altbot: the benchmarks live in the source checkout (bench/)", file=sys.stderr)
+        return 2
+    env = {**os.environ, "REDIS_URL": settings.redis_url.get_secret_value()}
+    argv = [sys.executable, "-m", "bench", *(["--quick"] if quick else [])]
+    return subprocess.call(argv, cwd=root, env=env)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="altbot", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -59,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="offline replay with the console chat")
     demo.add_argument("--script", help="file of commands to run after the replay, then exit")
     demo.add_argument("--steps", type=int, default=24, help="polls to replay (default 24)")
+    add_backtest_parser(sub)
+    bench_cmd = sub.add_parser("bench", help="alert-engine benchmark on REDIS_URL (make bench)")
+    bench_cmd.add_argument("--quick", action="store_true", help="100k alerts instead of 1M")
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
@@ -81,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
             elif not sys.stdin.isatty():
                 script = sys.stdin.read().splitlines()
             asyncio.run(run_demo(settings, script=script, steps=args.steps))
+        elif args.cmd == "backtest":
+            return asyncio.run(backtest(settings, as_json=args.json, days=args.days))
+        elif args.cmd == "bench":
+            return bench(settings, quick=args.quick)
     except ConfigError as exc:
         print(f"altbot: {exc}", file=sys.stderr)
         return 2

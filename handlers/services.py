@@ -9,8 +9,9 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bot.backtest import History, run_backtest, stored_history
+from bot.backtest import History, run_backtest
 from bot.config import Settings
+from bot.history import stored_history
 from bot.market import DailyClose
 from bot.regime import Regime, classify, index_stats
 from bot.store import MarketStore, Snapshot

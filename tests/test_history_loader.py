@@ -12,10 +12,11 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from alerts.keys import Keys
-from bot.backtest import R2K, History, load_history, run_backtest
+from bot.backtest import R2K, History, run_backtest
 from bot.cli import backtest
 from bot.config import Settings
 from bot.exchange import CcxtExchange
+from bot.history import load_history
 from bot.index_feed import YahooIndexFeed
 from bot.store import MarketStore
 from tests.conftest import REDIS_URL
