@@ -42,6 +42,7 @@ class Scripts:
         self.claim_group = redis.register_script(load_lua("claim_group", with_common=True))
         self.create = redis.register_script(load_lua("create"))
         self.remove = redis.register_script(load_lua("remove"))
+        self.snooze = redis.register_script(load_lua("snooze", with_common=True))
 
 
 def move_happened(ticks: list[tuple[float, float]], price: float, pct: float) -> bool:
@@ -202,6 +203,11 @@ class Engine:
         async for key in self.redis.scan_iter(match=f"{self.keys.prefix}:mv:*", count=500):
             total += int(await self.redis.scard(key))
         return total
+
+    async def snooze(self, alert_id: int, owner: str, until: int) -> int:
+        """Keep a repeat alert quiet until `until`: 1 done, 0 gone / not owner's, -1 not repeat."""
+        keys = [self.keys.bucket(alert_id)]
+        return int(await self.scripts.snooze(keys=keys, args=[alert_id, owner, until]))
 
     async def next_id(self) -> int:
         return int(await self.redis.incr(self.keys.seq))

@@ -263,11 +263,12 @@ class DeliveryWorker:
             except Exception as exc:
                 log.warning("delivery to %s deferred (%s); will retry", chat, exc)
                 return 0
-        pipe = self.redis.pipeline(transaction=False)
-        for job_id in ids:
-            pipe.set(self.keys.sent(job_id), "1", ex=SENT_MARK_TTL_SECONDS)
-        pipe.xack(self.keys.outbox, OUTBOX_GROUP, *ids)
-        await pipe.execute()
+            # Still inside the slot: at most `concurrency` Redis connections in use at once.
+            pipe = self.redis.pipeline(transaction=False)
+            for job_id in ids:
+                pipe.set(self.keys.sent(job_id), "1", ex=SENT_MARK_TTL_SECONDS)
+            pipe.xack(self.keys.outbox, OUTBOX_GROUP, *ids)
+            await pipe.execute()
         now = self.clock()
         for job in jobs:
             if job.tick:

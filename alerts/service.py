@@ -20,6 +20,8 @@ from bot.store import MarketStore
 from handlers import fmt
 from handlers.reply import UserError
 
+SNOOZE_SECONDS = 3600
+
 
 @dataclass(frozen=True, slots=True)
 class Created:
@@ -125,7 +127,8 @@ class AlertService:
         if spec.kind == "below":
             return "b", spec.value, 0
         if spec.kind == "percent":
-            level = price * (1 + spec.value / 100)
+            # 10 significant digits: 44.400000000000006 would cost bytes on every record
+            level = float(f"{price * (1 + spec.value / 100):.10g}")
             return ("pu" if spec.value > 0 else "pd"), level, 0
         if spec.kind == "move":
             return "m", spec.value, spec.window
@@ -184,6 +187,16 @@ class AlertService:
             old.symbol,
             AlertSpec(spec, old.level, window=old.window, expires_in=0),
         )
+
+    async def snooze(self, chat: str, alert_id: int, seconds: int = SNOOZE_SECONDS) -> Alert:
+        """Silence a repeat alert for a while; it stays armed and keeps its levels."""
+        until = int(self.clock()) + seconds
+        status = await self.engine.snooze(alert_id, chat, until)
+        if status == -1:
+            raise UserError(f"Alert #{alert_id} fires only once; there is nothing to snooze.")
+        if status != 1:
+            raise UserError(f"No alert #{alert_id} in this chat (it may have been deleted).")
+        return await self.get_own(chat, alert_id)
 
     async def resume_chat(self, chat: str) -> bool:
         """Resume deliveries to a chat paused after a 403 (called on /start)."""
