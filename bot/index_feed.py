@@ -7,7 +7,6 @@ object; all of that is handled here and surfaces as domain errors.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 

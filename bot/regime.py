@@ -146,9 +146,9 @@ class Regime:
             lines.append("R2K: no index data yet")
         else:
             day = datetime.fromtimestamp(s.ath_ts, UTC).strftime("%Y-%m-%d")
-            lines.append(
-                f"R2K {s.last_close:,.2f}: {s.distance_pct:+.2f}% vs record {s.ath_close:,.2f} ({day})"
-            )
+            distance = f"{s.distance_pct:+.2f}%"
+            record = f"record {s.ath_close:,.2f} ({day})"
+            lines.append(f"R2K {s.last_close:,.2f}: {distance} vs {record}")
             if s.sma50 is not None and s.sma200 is not None:
                 lines.append(
                     f"R2K trend: 50d {s.sma50:,.0f} vs 200d {s.sma200:,.0f} ({self.r2k_trend})"

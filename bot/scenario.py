@@ -27,9 +27,22 @@ START_PRICES = {
     "ADA": 0.90,
     "LINK": 9.20,
     "HBAR": 0.25,
+    # Listed but not tracked by default: what /watch add can add in the demo.
+    "SOL": 180.0,
+    "ARB": 0.45,
+    "DOGE": 0.18,
+    "DOT": 4.2,
 }
 # Rally over the replay, per coin (fraction); the thesis coins move more than BTC.
-RALLY = {"BTC": 0.03, "ETH": 0.05, "AVAX": 0.12, "BCH": 0.06, "ADA": 0.10, "LINK": 0.08, "HBAR": 0.15}
+RALLY = {
+    "BTC": 0.03,
+    "ETH": 0.05,
+    "AVAX": 0.12,
+    "BCH": 0.06,
+    "ADA": 0.10,
+    "LINK": 0.08,
+    "HBAR": 0.15,
+}
 BREAKOUT_STEP = 6
 VOLUME_SPIKE_STEP = 14
 
@@ -131,6 +144,10 @@ class ReplayExchange:
 
     def lists(self, symbol: str) -> bool:
         return symbol in self.scenario.daily
+
+    @property
+    def symbols(self) -> set[str]:
+        return set(self.scenario.daily)
 
     async def fetch_tickers(self, symbols: Sequence[str]) -> dict[str, Ticker]:
         out = {}

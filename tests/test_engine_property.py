@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 
 from hypothesis import HealthCheck, given, settings
@@ -24,7 +25,7 @@ paths = st.lists(prices, min_size=2, max_size=25)
 def naive_oracle(alerts: list[tuple[str, float]], path: list[float]) -> list[int]:
     """Scan every alert on every tick: prev on one side, new on or past the level."""
     fired: list[int] = []
-    for prev, new in zip(path, path[1:], strict=False):
+    for prev, new in itertools.pairwise(path):
         for i, (kind, level) in enumerate(alerts, start=1):
             if i in fired:
                 continue

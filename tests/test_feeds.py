@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
 
 import pytest
@@ -33,9 +34,7 @@ async def yahoo() -> AsyncIterator[FakeYahoo]:
     fake = FakeYahoo(hang_seconds=5)
     now = 1_764_000_000 - 1_764_000_000 % DAY
     fake.now_s = float(now)
-    rows: list[tuple[int, float | None]] = [
-        (now - (400 - i) * DAY, 2000.0 + i) for i in range(400)
-    ]
+    rows: list[tuple[int, float | None]] = [(now - (400 - i) * DAY, 2000.0 + i) for i in range(400)]
     rows[100] = (rows[100][0], None)  # Yahoo puts nulls inside the arrays
     fake.set_history("^RUT", rows)
     await fake.start()
@@ -71,7 +70,7 @@ async def test_daily_history_is_paginated(binance: FakeBinance) -> None:
         candles = await ex.fetch_daily("LINK/USDT", 1400)
         assert len(candles) == 1400
         assert len(binance.requests_to("klines")) >= 2
-        assert all(b.ts - a.ts == DAY for a, b in zip(candles, candles[1:], strict=False))
+        assert all(b.ts - a.ts == DAY for a, b in itertools.pairwise(candles))
         with pytest.raises(UnknownSymbol):
             await ex.fetch_daily("NOPE/USDT", 10)
     finally:
@@ -163,7 +162,9 @@ async def test_outage_leaves_stale_data_and_backs_off(
     store = MarketStore(redis, keys, poll_interval=10)
     ex = exchange_for(binance, attempts=1)
     feed = YahooIndexFeed(yahoo.url)
-    poller = Poller(ex, feed, store, SYMBOLS, poll_interval=10, index_interval=300, clock=lambda: clock[0])
+    poller = Poller(
+        ex, feed, store, SYMBOLS, poll_interval=10, index_interval=300, clock=lambda: clock[0]
+    )
     try:
         await poller.run_once()
         snap = await store.snapshot("LINK/USDT")

@@ -244,7 +244,7 @@ class FakeDiscord:
         permissions: str | None = None,
         resolved: JSON | None = None,
         locale: str = "en-US",
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 5.0,
     ) -> int:
         """Send an INTERACTION_CREATE (type 2) for slash command ``name``; returns its id.
         Options are ``{"name", "value"}`` dicts (``type`` inferred from the synced command)."""
@@ -263,7 +263,7 @@ class FakeDiscord:
         guild_id: int | None = None,
         permissions: str | None = None,
         locale: str = "en-US",
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 5.0,
     ) -> int:
         """Send an autocomplete interaction (type 4); mark the typed option ``focused: True``."""
         return await self._interact(4, name, options, user_id=user_id, channel_id=channel_id,
@@ -303,7 +303,7 @@ class FakeDiscord:
         return iid
 
     async def wait_for_callback(
-        self, interaction_id: int, timeout: float = 3.0  # noqa: ASYNC109
+        self, interaction_id: int, timeout: float = 3.0
     ) -> CallbackRecord:
         """Wait until the client answers the interaction (TimeoutError if it doesn't)."""
         rec = self.interactions[interaction_id]
@@ -331,7 +331,7 @@ class FakeDiscord:
         return self.channel_messages(int(dm["id"])) if dm else []
 
     async def wait_for_messages(
-        self, predicate: Callable[[JSON], bool], timeout: float = 3.0, count: int = 1,  # noqa: ASYNC109
+        self, predicate: Callable[[JSON], bool], timeout: float = 3.0, count: int = 1,
     ) -> list[JSON]:
         """Wait until ``count`` messages (channel, DM, interaction replies or follow-ups)
         satisfy ``predicate``; returns them in creation order."""

@@ -320,7 +320,7 @@ class FakeTelegram(TelegramUpdates, TelegramMethods, FakeServer):
     async def wait_for(
         self,
         predicate_or_count: Callable[[list[SentMessage]], bool] | int = 1,
-        timeout: float = 5.0,  # noqa: ASYNC109 - the documented test-helper signature
+        timeout: float = 5.0,
         *,
         chat_id: int | str | None = None,
         method: str | None = None,

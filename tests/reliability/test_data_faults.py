@@ -35,7 +35,9 @@ async def stack() -> AsyncIterator[Stack]:
     await s.stop()
 
 
-def build_app(stack: Stack, redis: Redis, prefix: str, clock: object = time.time, **kw: object) -> App:
+def build_app(
+    stack: Stack, redis: Redis, prefix: str, clock: object = time.time, **kw: object
+) -> App:
     options: dict[str, object] = {"poll_interval_seconds": 10, **kw}
     settings = Settings(key_prefix=prefix, http_port=0, **options)  # type: ignore[arg-type]
     exchange = CcxtExchange("binance", api_url=stack.binance.url, rate_limit=False, attempts=1)
@@ -110,7 +112,9 @@ async def test_polling_backs_off_during_an_outage_and_recovers_by_itself(
     assert 3 <= failed <= 12, failed  # without backoff it would be ~40
     stack.binance.set_outage(None)
     deadline = time.monotonic() + 5
-    while (await app.store.feed_status("exchange")).consecutive_errors and time.monotonic() < deadline:
+    while (
+        await app.store.feed_status("exchange")
+    ).consecutive_errors and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     assert (await app.store.feed_status("exchange")).consecutive_errors == 0
     task.cancel()
@@ -194,7 +198,9 @@ async def test_redis_restart_mid_run_loses_nothing(stack: Stack) -> None:
 
 
 @pytest.mark.slow
-async def test_token_never_appears_in_logs_and_sigterm_is_graceful(stack: Stack, prefix: str) -> None:
+async def test_token_never_appears_in_logs_and_sigterm_is_graceful(
+    stack: Stack, prefix: str
+) -> None:
     env = stack.env(prefix, LOG_LEVEL="DEBUG", LOG_FORMAT="json")
     proc = stack.spawn(env)
     deadline = time.monotonic() + 30
