@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench import engine_bench
+from bench import engine_bench, sustained_bench, telegram_bench
 from bench.redis_server import deployed_redis
 from bench.results import RESULTS_PATH, merge_section
 from bot.app import connect_redis, redis_answers
@@ -35,16 +35,46 @@ async def run_engine(url: str, config: engine_bench.Config) -> dict[str, Any]:
         await redis.aclose()
 
 
+def run_sustained(url: str, *, quick: bool, out: Path) -> int:
+    """Issue 8's sustained load, against the same deploy-configured Redis."""
+    config = sustained_bench.Config.quick() if quick else sustained_bench.Config()
+    print(
+        f"sustained load: {config.alerts:,} alerts, {config.seconds:.0f} s of ticks...", flush=True
+    )
+
+    async def go(redis_url: str) -> dict[str, Any]:
+        redis = connect_redis(redis_url)
+        try:
+            return await sustained_bench.run(redis, config)
+        finally:
+            await redis.aclose()
+
+    with deployed_redis(url) as (sustained_url, redis_config):
+        result = asyncio.run(go(sustained_url))
+    result["redis_config"] = redis_config
+    merge_section("sustained" if not quick else "sustained_quick", result, out)
+    print(sustained_bench.report(result))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
         "--quick", action="store_true", help="smoke size (100k alerts, fewer ticks)"
     )
     parser.add_argument("--alerts", type=int, help="number of alerts (default 1,000,000)")
-    parser.add_argument("--only", choices=[engine_bench.NAME], help="run one benchmark")
+    parser.add_argument(
+        "--only",
+        choices=[engine_bench.NAME, sustained_bench.NAME, telegram_bench.NAME],
+        help="run one benchmark",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS_PATH, help="results file to merge into")
     args = parser.parse_args(argv)
     url = os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
+    if args.only == telegram_bench.NAME:
+        return telegram_bench.main(url, quick=args.quick, out=args.out)
+    if args.only == sustained_bench.NAME:
+        return run_sustained(url, quick=args.quick, out=args.out)
     config = engine_config(args)
     # A smaller run never overwrites the full-size numbers.
     section = "engine" if config.alerts == engine_bench.FULL_ALERTS else "engine_quick"
@@ -59,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     merge_section(section, result, args.out)
     print(engine_bench.report(result))
     print(f"\nwritten to {args.out} under {section!r}")
+    if args.only is None:
+        run_sustained(url, quick=args.quick, out=args.out)
+        telegram_bench.main(url, quick=args.quick, out=args.out)
     return 0  # a missed target is reported (FAIL rows), not an error of the run
 
 
