@@ -104,14 +104,19 @@ class DiscordTransport:
         self.gateway_url = gateway_url
         self.guild_id = guild_id
         self.ready_timeout = ready_timeout
+        self._guild_ready_timeout = guild_ready_timeout
         self.client = _Client(self, guild_ready_timeout)
         self._register(self.client.tree)
         self._task: asyncio.Task[None] | None = None
         self._saved: tuple[str, yarl.URL] | None = None
 
     # ----------------------------------------------------------------- lifecycle
-    async def start(self) -> None:
-        """Point discord.py at the configured servers, log in, sync commands, connect."""
+    async def start(self, *, connect: bool = True) -> None:
+        """Point discord.py at the configured servers, log in, sync commands, connect.
+
+        With `connect=False` only REST is used (pushes work); the gateway, which receives
+        the slash commands, is then a leader duty (`run_gateway`), one replica at a time.
+        """
         self._saved = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
         if self.api_url:
             discord.http.Route.BASE = self.api_url.rstrip("/")
@@ -119,6 +124,10 @@ class DiscordTransport:
             discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.gateway_url)
         await self.client.login(self.token)
         await self._sync()
+        if connect:
+            await self._connect()
+
+    async def _connect(self) -> None:
         self._task = asyncio.create_task(self.client.connect(), name="discord-gateway")
         ready = asyncio.ensure_future(self.client.wait_until_ready())
         done, _ = await asyncio.wait(
@@ -132,6 +141,21 @@ class DiscordTransport:
         if not done:
             log.warning("discord: not ready after %.0fs; still connecting", self.ready_timeout)
         log.info("discord transport started as %s", self.client.user)
+
+    async def run_gateway(self) -> None:
+        """Hold the gateway while this replica leads; on cancel, fall back to REST only."""
+        await self._connect()
+        try:
+            if self._task is not None:
+                await self._task
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.client.close(), 10)
+            self._task = None
+            self.client = _Client(self, self._guild_ready_timeout)
+            self._register(self.client.tree)
+            with contextlib.suppress(Exception):
+                await self.client.login(self.token)
 
     async def _sync(self) -> None:
         """Guild sync (instant, for development) when DISCORD_GUILD_ID is set, else global."""

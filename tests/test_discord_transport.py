@@ -22,7 +22,7 @@ from bot.market import IndexSource, TickerSource
 from bot.scenario import ReplayExchange, ReplayIndex, Scenario
 from handlers import fmt
 from handlers.discord_ui import alert_text
-from handlers.reply import Request
+from handlers.reply import Reply, Request
 from tests.fakes.binance import FakeBinance
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.discord_gateway import JSON, InteractionRecord
@@ -382,3 +382,36 @@ async def test_dm_403_pauses_the_chat_and_logs_once(
     fake.clear_faults()  # the user opened their DMs again
     await command(fake, "start", user=CLOSED, guild=False)
     assert not await app.alerts.is_paused(chat)
+
+
+async def test_gateway_is_a_leader_duty_and_pushes_work_without_it(
+    fake: FakeDiscord, redis: Redis, prefix: str
+) -> None:
+    """With leadership on (poll=True), only the lease holder holds the gateway; after it
+    steps down the transport keeps a REST-only client, so pushes still work."""
+    scenario = Scenario(today=TODAY)
+    exchange = ReplayExchange(scenario)
+    settings = Settings(
+        key_prefix=prefix, http_port=0, discord_bot_token=TOKEN,  # type: ignore[arg-type]
+        discord_api_url=fake.api_url, discord_gateway_url=fake.gateway_url,
+        discord_guild_id=GUILD, telegram_bot_token=None, leader_lease_seconds=1,
+    )
+    app = App(settings, redis, exchange, ReplayIndex(scenario, exchange), clock=exchange.clock)
+    try:
+        await app.start(http=False, telegram=False)
+        assert fake.gateway.identify_count == 0  # REST login only until the lease is held
+        await fake.gateway.wait_identified(10)
+        assert app.lease.is_leader
+        await eventually(lambda: app.discord.client.is_ready(), 10)
+        rec = await command(fake, "coin", option("symbol", "link"))
+        assert rec.callback is not None and rec.callback.type in (4, 5)
+        await app.lease.release()  # step down: the duties (gateway included) stop
+        for task in app._tasks:
+            if task.get_name() == "lease":
+                task.cancel()
+        await eventually(lambda: not app.discord.client.is_ready(), 10)
+        await app.discord.push(f"dc:u:{TRADER}", Reply("pushed while not leading"))
+        await fake.wait_for_messages(lambda m: "pushed" in str(m.get("content", "")) or
+                                     any("pushed" in str(e) for e in m.get("embeds", [])))
+    finally:
+        await app.stop()
