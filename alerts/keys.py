@@ -9,7 +9,7 @@ several deployments can share one Redis. Types and lifetimes:
 | P:feed:NAME                       | hash   | feed health: last_ok, last_error, errors (no TTL) |
 | P:r2k                             | string | JSON R2K daily closes + fetch time (no TTL) |
 | P:daily:{SYM}                     | string | JSON daily candles, TTL 6 h (history cache) |
-| P:ticks:{SYM}                     | zset   | recent ticks `ts:price` scored by ts, trimmed to 25h |
+| P:ticks:{SYM}                     | zset   | recent ticks `ts:price` scored by ts, kept 25 h |
 | P:last:{SYM}                      | hash   | last *evaluated* value per series + its tick ts |
 | P:seq                             | string | alert id counter |
 | P:a:N                             | hash   | alert records, bucket N = id >> 7, field id |

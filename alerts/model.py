@@ -12,10 +12,11 @@ from dataclasses import dataclass, replace
 
 from alerts.keys import DOWN, SERIES_PRICE, SERIES_VOLUME, UP
 
-# Field order of a packed record; the Lua scripts index these 1-based.
+# Field order of a packed record; the Lua scripts index these 1-based. The 13th,
+# `snoozed_until`, is optional (written only once a repeat alert is snoozed).
 FIELDS = (
     "chat", "symbol", "kind", "level", "ref", "created", "expires",
-    "cooldown", "last_fired", "fires", "window", "state",
+    "cooldown", "last_fired", "fires", "window", "state", "snoozed_until",
 )  # fmt: skip
 KINDS = {"a": "above", "b": "below", "pu": "rise", "pd": "drop", "m": "move", "v": "volume"}
 STATE_ARMED, STATE_REARM, STATE_PAUSED = "A", "R", "P"
@@ -50,6 +51,7 @@ class Alert:
     fires: int = 0
     window: int = 0
     state: str = STATE_ARMED
+    snoozed_until: int = 0
 
     @property
     def repeat(self) -> bool:
@@ -64,11 +66,13 @@ class Alert:
         return DOWN if self.kind in ("b", "pd") else UP
 
     def pack(self) -> str:
-        values = (
+        values: tuple[str, ...] = (
             self.chat, self.symbol, self.kind, num(self.level), num(self.ref), str(self.created),
             str(self.expires), str(self.cooldown), str(self.last_fired), str(self.fires),
             str(self.window), self.state,
         )  # fmt: skip
+        if self.snoozed_until:
+            values = (*values, str(self.snoozed_until))
         return "|".join(values)
 
     @classmethod
@@ -78,6 +82,7 @@ class Alert:
             id=alert_id, chat=f[0], symbol=f[1], kind=f[2], level=float(f[3]), ref=float(f[4]),
             created=int(f[5]), expires=int(f[6]), cooldown=int(f[7]), last_fired=int(f[8]),
             fires=int(f[9]), window=int(f[10]), state=f[11],
+            snoozed_until=int(f[12]) if len(f) > 12 and f[12] else 0,
         )  # fmt: skip
 
     def with_state(self, **changes: object) -> Alert:

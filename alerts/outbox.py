@@ -40,7 +40,7 @@ class Job:
     """One delivery job as read from the stream."""
 
     job_id: str
-    kind: str  # fire | expired | signal
+    kind: str  # fire | expired | signal | digest
     chat: str
     alert: Alert | None = None
     value: float | None = None

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench import engine_bench, sustained_bench, telegram_bench
+from bench import engine_bench, realtime_bench, sustained_bench, telegram_bench
 from bench.redis_server import deployed_redis
 from bench.results import RESULTS_PATH, merge_section
 from bot.app import connect_redis, redis_answers
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--alerts", type=int, help="number of alerts (default 1,000,000)")
     parser.add_argument(
         "--only",
-        choices=[engine_bench.NAME, sustained_bench.NAME, telegram_bench.NAME],
+        choices=[engine_bench.NAME, sustained_bench.NAME, telegram_bench.NAME, realtime_bench.NAME],
         help="run one benchmark",
     )
     parser.add_argument("--out", type=Path, default=RESULTS_PATH, help="results file to merge into")
@@ -75,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         return telegram_bench.main(url, quick=args.quick, out=args.out)
     if args.only == sustained_bench.NAME:
         return run_sustained(url, quick=args.quick, out=args.out)
+    if args.only == realtime_bench.NAME:
+        return realtime_bench.main(url, quick=args.quick, out=args.out)
     config = engine_config(args)
     # A smaller run never overwrites the full-size numbers.
     section = "engine" if config.alerts == engine_bench.FULL_ALERTS else "engine_quick"
@@ -92,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only is None:
         run_sustained(url, quick=args.quick, out=args.out)
         telegram_bench.main(url, quick=args.quick, out=args.out)
+        realtime_bench.main(url, quick=args.quick, out=args.out)
     return 0  # a missed target is reported (FAIL rows), not an error of the run
 
 

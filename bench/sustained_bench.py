@@ -1,7 +1,8 @@
 """Sustained load (issue 8): a million alerts, a tick every 100 ms for 60 s, delivery running.
 
 Each tick moves all 7 symbols by a random walk of σ 0.005% per 100 ms tick (about
-4.6% a day, a volatile crypto day, so alerts really fire), evaluates them with the real engine while a real
+4.6% a day, a volatile crypto day, so alerts really fire), evaluates them with the
+real engine while a real
 `DeliveryWorker` drains the outbox into a counting sink. Recorded: tick-to-enqueue
 latency (all 7 evaluations of one tick, claims and outbox appends included),
 outbox lag (jobs appended but not yet delivered), Redis memory, and CPU of this

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -19,20 +20,24 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from alerts.digests import Digests, DigestScheduler
 from alerts.engine import Engine
 from alerts.keys import Keys
 from alerts.outbox import DeliveryWorker, Job
 from alerts.service import AlertService
 from alerts.subscriptions import Subscriptions
+from alerts.watchlists import Watchlists
 from bot.config import Settings
 from bot.health import HealthServer
 from bot.leader import LeaderLease
 from bot.market import IndexSource, TickerSource
 from bot.metrics import Metrics
 from bot.poller import Poller, TickBatch
+from bot.realtime import build_feed
 from bot.signals import SignalDetector
 from bot.stats import StatsSource, fired_today_field
 from bot.store import MarketStore
+from handlers.digest_cmds import build_digest
 from handlers.notify import render_jobs
 from handlers.registry import build_core
 from handlers.reply import DeliveryDeferred, Reply
@@ -95,6 +100,10 @@ class App:
         self.keys = Keys(settings.key_prefix)
         self.metrics = Metrics()
         self.store = MarketStore(redis, self.keys, settings.poll_interval_seconds)
+        self.watchlists = Watchlists(
+            redis, self.keys, defaults=settings.tracked_symbols,
+            cap=settings.max_tracked_symbols, clock=clock,
+        )  # fmt: skip
         self.poller = Poller(
             exchange,
             index,
@@ -104,6 +113,8 @@ class App:
             index_interval=settings.index_poll_interval_seconds,
             clock=clock,
             metrics=self.metrics,
+            extra_symbols=self.watchlists.tracked,
+            max_symbols=settings.max_tracked_symbols,
         )
         self.engine = Engine(redis, self.keys, self.store.ticks_since)
         self.alerts = AlertService(
@@ -114,7 +125,12 @@ class App:
         self.services = Services(
             settings, self.store, exchange.lists, clock,
             alerts=self.alerts, subscriptions=self.subscriptions,
+            listed_symbols=lambda: exchange.symbols, watchlists=self.watchlists,
+            digests=Digests(redis, self.keys),
         )  # fmt: skip
+        self.digests = DigestScheduler(
+            redis, self.keys, functools.partial(build_digest, self.services), clock=clock
+        )
         self.signals = SignalDetector(self.services, self.subscriptions)
         self.pushers: dict[str, Pusher] = {}
         self.lease = LeaderLease(
@@ -131,7 +147,11 @@ class App:
         self.services.stats = StatsSource(
             redis, self.keys, self.engine, self.store, self.worker, clock
         )
-        self.core = build_core(self.services, rate_limiter=self.allow_command)
+        self.core = build_core(
+            self.services,
+            rate_limiter=self.allow_command,
+            on_served=lambda req: self.metrics.commands.labels(req.transport).inc(),
+        )
         self.health = HealthServer(self.health_check, self.metrics, settings.http_port)
         self.telegram: Any = None
         self.discord: Any = None
@@ -141,6 +161,7 @@ class App:
         self.poller.listeners.append(self.evaluate_batch)
         self.poller.listeners.append(self.signals.on_batch)
         self.poller.index_listeners.append(self.signals.on_index)
+        self.realtime = build_feed(settings, exchange, self.poller)  # EXCHANGE_WS, or None
 
     async def evaluate_batch(self, batch: TickBatch) -> None:
         """Run the engine over one poll's accepted (fresh, guarded) ticks."""
@@ -196,7 +217,8 @@ class App:
         details["exchange_data_age_s"] = None if age is None else round(age, 1)
         details["exchange_last_error"] = status.last_error
         index = await self.store.feed_status("index")
-        details["index_data_age_s"] = None if index.last_ok is None else round(now - index.last_ok, 1)
+        index_age = None if index.last_ok is None else round(now - index.last_ok, 1)
+        details["index_data_age_s"] = index_age
         depth, pending = await self.worker.depth()
         self.metrics.outbox_depth.set(depth)
         self.metrics.outbox_pending.set(pending)
@@ -225,6 +247,8 @@ class App:
             await self.telegram.start(polling=not poll)
             self.pushers["tg"] = self.telegram.push
             self.worker.coalesce["tg"] = self.telegram.coalesce
+            rate_limited = self.metrics.rate_limited.labels("telegram")
+            self.telegram.limiter.on_retry_after = lambda _seconds: rate_limited.inc()
         dc_token = self.settings.discord_bot_token
         if discord and dc_token is not None:
             from handlers.discord_bot import DiscordTransport
@@ -235,15 +259,19 @@ class App:
                 api_url=self.settings.discord_api_url,
                 gateway_url=self.settings.discord_gateway_url,
                 guild_id=self.settings.discord_guild_id,
-                symbols=lambda: getattr(self.exchange, "symbols", ()),
             )
-            await self.discord.start()
+            # Like Telegram polling, the gateway (which receives slash commands) is a
+            # leader duty when leadership runs; every replica can push over REST.
+            await self.discord.start(connect=not poll)
             self.pushers["dc"] = self.discord.push
         await self.worker.ensure_group()
         self._worker_task = asyncio.create_task(self.worker.run(), name="delivery")
         if poll:
-            self._tasks.append(asyncio.create_task(self.lease.run(self.leader_duties), name="lease"))
+            lease = asyncio.create_task(self.lease.run(self.leader_duties), name="lease")
+            self._tasks.append(lease)
         self._tasks.append(asyncio.create_task(self._gauges_loop(), name="gauges"))
+        # Every replica runs the digest scheduler: claims are atomic, one sends each digest.
+        self._tasks.append(asyncio.create_task(self.digests.run(), name="digests"))
 
     async def _gauges_loop(self) -> None:
         """Keep outbox gauges current on every replica, scraped or not."""
@@ -260,8 +288,14 @@ class App:
     async def leader_duties(self) -> None:
         """What exactly one replica runs at a time: polling, evaluation, expiry."""
         async with asyncio.TaskGroup() as group:
-            group.create_task(self.poller.run(), name="poller")
+            if self.realtime is None:
+                group.create_task(self.poller.run(), name="poller")
+            else:  # the feed owns exchange ticks; the poller keeps the index and history
+                group.create_task(self.realtime.run(), name="realtime")
+                group.create_task(self.poller.run(exchange=False), name="poller")
             group.create_task(self._expiry_loop(), name="expiry")
+            if self.discord is not None:
+                group.create_task(self.discord.run_gateway(), name="discord-gateway")
             if self.telegram is not None and self.telegram.polls_updates:
                 group.create_task(self._telegram_polling(), name="telegram-polling")
 
@@ -288,7 +322,7 @@ class App:
             try:
                 await asyncio.wait_for(self._worker_task, drain_seconds)
             except (TimeoutError, asyncio.CancelledError, Exception):
-                log.warning("delivery worker did not finish in %.0fs; its jobs stay pending", drain_seconds)
+                log.warning("delivery still busy after %.0fs; jobs stay pending", drain_seconds)
             self._worker_task = None
         if self.telegram is not None:
             await self.telegram.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import sys
@@ -35,6 +36,9 @@ async def run(settings: Settings) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     await app.start()
+    # The start-up heap (ccxt, PTB, ...) leaves the cyclic GC's view: a full collection then
+    # takes a few ms instead of ~100 ms, and send pacing never stalls behind one.
+    gc.freeze()
     log.info("altbot running; health on :%s", app.health.bound_port)
     try:
         if settings.telegram_bot_token is None and settings.discord_bot_token is None:

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     exchange: str = "binance"
     exchange_fallbacks: Annotated[list[str], NoDecode] = Field(default_factory=list)
     exchange_api_url: str | None = None
+    exchange_ws: Literal["auto", "on", "off"] = "auto"
+    exchange_ws_url: str | None = None
     index_api_url: str = "https://query1.finance.yahoo.com"
     coins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_COINS))
     quote: str = "USDT"

@@ -55,14 +55,17 @@ async def run_demo(
         await app.poller.refresh_history()
         await app.poller.run_exchange_once()
         console.show("/alert LINK above 9.5", await console.ask("/alert LINK above 9.5") or "")
+        console.show("/subscribe", await console.ask("/subscribe") or "")  # signals are pushed
         for step in range(steps + 1):
             if step:
                 exchange.advance(settings.poll_interval_seconds)
                 if step == BREAKOUT_STEP:
                     rows = await app.poller.run_index_once()
-                    print(f"--- poll {step}: the R2K closes at a new record, {rows[-1].close:,.2f} ---\n", file=out)
+                    news = f"the R2K closes at a new record, {rows[-1].close:,.2f}"
+                    print(f"--- poll {step}: {news} ---\n", file=out)
                 if step == VOLUME_SPIKE_STEP:
-                    print(f"--- poll {step}: volume spikes across the watched coins ---\n", file=out)
+                    news = "volume spikes across the watched coins"
+                    print(f"--- poll {step}: {news} ---\n", file=out)
                 await app.poller.run_exchange_once()
                 await app.worker.run_once(block_ms=None)
             if step in SHOW_AT or step == steps:

@@ -92,6 +92,7 @@ class CcxtExchange:
             options["fetchMarkets"] = {"types": ["spot"]}
         config = {"enableRateLimit": rate_limit, "timeout": timeout_ms, "options": options}
         self._ex: Any = cls(config)
+        self.api_url = api_url  # the websocket stays off for a rewritten REST API (bot/realtime)
         if api_url:
             self._ex.urls["api"] = rewrite_api_urls(self._ex.urls["api"], api_url)
         self._attempts = attempts
@@ -149,21 +150,15 @@ class CcxtExchange:
         out: dict[str, Ticker] = {}
         now = time.time()
         for symbol in listed:
-            item = raw.get(symbol)
-            if not item:
-                continue
-            price = item.get("last")
-            if price is None:
-                continue  # ccxt turns a zero last price into None: not a usable tick
-            ts = item.get("timestamp")
-            out[symbol] = Ticker(
-                symbol=symbol,
-                price=float(price),
-                change_pct=_float_or_none(item.get("percentage")),
-                quote_volume=_float_or_none(item.get("quoteVolume")),
-                ts=float(ts) / 1000 if ts else now,
-            )
+            ticker = ticker_from_ccxt(symbol, raw.get(symbol), now)
+            if ticker is not None:
+                out[symbol] = ticker
         return out
+
+    @property
+    def client(self) -> Any:
+        """The ccxt instance, for the websocket stream to share its loaded markets."""
+        return self._ex
 
     async def fetch_daily(self, symbol: str, days: int) -> list[Candle]:
         """Paginated daily candles: exchanges cap one answer (Binance: 1000 rows)."""
@@ -199,6 +194,23 @@ class CcxtExchange:
         await self._ex.close()
 
 
+def ticker_from_ccxt(symbol: str, item: Any, now: float) -> Ticker | None:
+    """A ccxt ticker dict (REST or websocket) as a `Ticker`; None when it has no price."""
+    if not item:
+        return None
+    price = item.get("last")
+    if price is None:
+        return None  # ccxt turns a zero last price into None: not a usable tick
+    ts = item.get("timestamp")
+    return Ticker(
+        symbol=symbol,
+        price=float(price),
+        change_pct=_float_or_none(item.get("percentage")),
+        quote_volume=_float_or_none(item.get("quoteVolume")),
+        ts=float(ts) / 1000 if ts else now,
+    )
+
+
 def _float_or_none(value: object) -> float | None:
     if value is None:
         return None
@@ -223,6 +235,11 @@ class ExchangeChain:
     @property
     def active(self) -> CcxtExchange:
         return self._all[self._current]
+
+    @property
+    def primary(self) -> CcxtExchange:
+        """The configured exchange (EXCHANGE), whatever the fallbacks did since."""
+        return self._all[0]
 
     async def _switch(self, exc: MarketError) -> bool:
         if self._current + 1 >= len(self._all):
@@ -250,11 +267,6 @@ class ExchangeChain:
 
     @property
     def symbols(self) -> set[str]:
-        return self.active.symbols
-
-    @property
-    def symbols(self) -> set[str]:
-        """Markets of the active exchange (Discord's /coin autocomplete offers them)."""
         return self.active.symbols
 
     async def fetch_tickers(self, symbols: Sequence[str]) -> dict[str, Ticker]:

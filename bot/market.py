@@ -97,6 +97,10 @@ class TickerSource(Protocol):
     def lists(self, symbol: str) -> bool:
         """Whether the exchange lists this market (after `load`)."""
 
+    @property
+    def symbols(self) -> set[str]:
+        """Every market the exchange lists (after `load`), for suggestions."""
+
     async def close(self) -> None:
         """Release connections."""
 

@@ -37,6 +37,10 @@ class Metrics:
         self.rate_limited = Counter(
             "altbot_rate_limited", "429 answers received", ["service"], registry=r
         )
+        self.stream_up = Gauge(
+            "altbot_exchange_stream_up", "1 while exchange ticks come over the websocket",
+            registry=r,
+        )
         self.delivery_latency = Histogram(
             "altbot_delivery_latency_seconds",
             "From the tick that fired an alert to the message being sent",

@@ -53,6 +53,14 @@ IndexListener = Callable[[list[DailyClose]], Awaitable[None]]
 ExtraSymbols = Callable[[], Awaitable[Sequence[str]]]
 
 
+def reraise_swallowed_cancel() -> None:
+    """redis-py 8.x async can swallow a task's cancellation mid-command (7.x does not);
+    a loop that kept going after that would hang `App.stop()`, so honour it here."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class Poller:
     """Owns the feeds' polling loops; stateless apart from the wild-tick guard."""
 
@@ -155,6 +163,14 @@ class Poller:
 
     async def run_exchange_once(self) -> TickBatch | None:
         """One poll: one batched request, guard, store, notify listeners."""
+        tickers, now = await self.fetch_exchange()
+        return await self.ingest(tickers, now, source="exchange")
+
+    async def fetch_exchange(self) -> tuple[list[Ticker], float]:
+        """The request half of a poll (failures recorded, then raised), and when it started.
+
+        The realtime feed ingests the answer itself, ordered against websocket ticks.
+        """
         now = self.clock()
         await self.refresh_symbols()
         try:
@@ -170,7 +186,7 @@ class Poller:
             log.warning("exchange poll failed (%s): %s", type(exc).__name__, exc)
             raise
         self._exchange_failures = 0
-        return await self.ingest(list(tickers.values()), now, source="exchange")
+        return list(tickers.values()), now
 
     async def ingest(self, tickers: list[Ticker], now: float, *, source: str) -> TickBatch:
         """The one path every tick takes (REST poll or websocket): guard, store, listeners."""
@@ -268,6 +284,7 @@ class Poller:
                 retry_after = exc.retry_after
             except Exception:
                 log.exception("%s poll crashed; continuing", kind)
+            reraise_swallowed_cancel()
             failures = self._exchange_failures if kind == "exchange" else self._index_failures
             await asyncio.sleep(self.backoff(interval, failures, retry_after))
 
@@ -279,12 +296,16 @@ class Poller:
                 await self.refresh_history()
             except MarketError as exc:
                 log.warning("history refresh failed: %s", exc)
+            reraise_swallowed_cancel()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._history_wanted.wait(), HISTORY_REFRESH_SECONDS)
 
-    async def run(self) -> None:
-        """Run every feed until cancelled."""
+    async def run(self, *, exchange: bool = True) -> None:
+        """Run every feed until cancelled; `exchange=False` when bot/realtime owns the ticks."""
         async with asyncio.TaskGroup() as group:
             group.create_task(self._loop(self.run_index_once, self.index_interval, "index"))
             group.create_task(self._history_loop())
-            group.create_task(self._loop(self.run_exchange_once, self.poll_interval, "exchange"))
+            if exchange:
+                group.create_task(
+                    self._loop(self.run_exchange_once, self.poll_interval, "exchange")
+                )

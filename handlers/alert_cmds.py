@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from alerts.model import STATE_ARMED, Alert, AlertSpec, ParseError, parse_alert_args, USAGE
+from alerts.model import STATE_ARMED, USAGE, Alert, AlertSpec, ParseError, parse_alert_args
 from alerts.service import AlertService, Created
 from handlers import fmt
 from handlers.core import Router
-from handlers.reply import Button, Reply, Request, UserError
+from handlers.reply import Button, Reply, Request, UserError, require_group_admin
 from handlers.services import Services
 
 router = Router()
@@ -53,10 +53,6 @@ def _alerts(svc: Services) -> AlertService:
     return svc.alerts
 
 
-def _require_admin(req: Request) -> None:
-    if req.is_group and not req.is_admin:
-        raise UserError("Only this group's admins can change its alerts.")
-
 
 def _parse_id(raw: str | None) -> int:
     text = (raw or "").lstrip("#")
@@ -81,25 +77,29 @@ def created_reply(created: Created) -> Reply:
 @router.command(
     "alert",
     "Set a price, percent, move or volume alert",
-    "/alert SYMBOL above|below PRICE | +N% | move N% WINDOW | volume Nx [repeat] [cooldown 15m] [for 7d]",
+    "/alert SYMBOL above|below PRICE | +N% | move N% WINDOW | volume Nx"
+    " [repeat] [cooldown 15m] [for 7d]",
     "/alert LINK above 9.5",
     changes_state=True,
 )
 async def alert(svc: Services, req: Request, args: list[str]) -> Reply:
     if not args:
         raise UserError("What should I watch?", USAGE)
-    symbol = svc.parse_symbol(args[0])
+    symbol = await svc.tracked_symbol(args[0])
     try:
         spec = parse_alert_args(args[1:])
     except ParseError as exc:
         raise UserError(str(exc), USAGE) from None
-    return created_reply(await _alerts(svc).create(req.chat, symbol, spec))
+    created = await _alerts(svc).create(req.chat, symbol, spec)
+    if svc.watchlists is not None:  # an alert keeps its symbol tracked after /watch remove
+        await svc.watchlists.keep_tracked(symbol)
+    return created_reply(created)
 
 
 @router.callback("mk")
 async def make_target_alert(svc: Services, req: Request, args: list[str]) -> Reply:
     """The `Alert +40%` buttons under /coin."""
-    _require_admin(req)
+    require_group_admin(req, "alerts")
     if len(args) != 2 or args[1] not in ("40", "100", "150"):
         raise UserError("That button is no longer valid.")
     symbol = svc.parse_symbol(args[0])
@@ -129,13 +129,15 @@ async def _list(svc: Services, req: Request) -> Reply:
         state = "armed" if a.state == STATE_ARMED else "waiting to re-arm"
         last = f", last fired {fmt.when(a.last_fired)}" if a.last_fired else ""
         extra = options_text(a)
+        if a.snoozed_until > svc.clock():
+            extra += f"{', ' if extra else ''}snoozed until {fmt.when(a.snoozed_until)}"
         lines.append(
             f"#{a.id} {a.symbol} {describe(a)} — {state}; ref {fmt.price(a.ref)}, "
             f"created {fmt.when(a.created)}{last}" + (f"; {extra}" if extra else "")
         )
         buttons.append([Button(f"Delete #{a.id}", f"del:{a.id}")])
     if paused:
-        lines.append("⚠️ Deliveries to this chat are paused (a message failed). Send /start to resume.")
+        lines.append("⚠️ Deliveries here are paused (a message failed). Send /start to resume.")
     if len(alerts) > 1:
         buttons.append([Button("Delete all", "delall")])
     title = f"Your alerts ({len(alerts)}/{service.quota})"
@@ -143,7 +145,11 @@ async def _list(svc: Services, req: Request) -> Reply:
 
 
 @router.command(
-    "delete", "Delete an alert (or all)", "/delete ID | /delete all", "/delete 12", changes_state=True
+    "delete",
+    "Delete an alert (or all)",
+    "/delete ID | /delete all",
+    "/delete 12",
+    changes_state=True,
 )
 async def delete(svc: Services, req: Request, args: list[str]) -> Reply:
     if args and args[0].lower() == "all":
@@ -160,7 +166,7 @@ async def delete(svc: Services, req: Request, args: list[str]) -> Reply:
 
 
 async def _delete_one(svc: Services, req: Request, alert_id: int) -> Reply:
-    _require_admin(req)
+    require_group_admin(req, "alerts")
     gone = await _alerts(svc).delete(req.chat, alert_id)
     return Reply(
         f"🗑 Deleted alert #{gone.id}: {gone.symbol} {describe(gone)}",
@@ -175,14 +181,26 @@ async def delete_button(svc: Services, req: Request, args: list[str]) -> Reply:
 
 @router.callback("delall")
 async def delete_all_button(svc: Services, req: Request, args: list[str]) -> Reply:
-    _require_admin(req)
+    require_group_admin(req, "alerts")
     if args != ["yes"]:
         return await delete(svc, req, ["all"])
     removed = await _alerts(svc).delete_all(req.chat)
     return Reply(f"🗑 Deleted {removed} alerts.")
 
 
+@router.callback("snz")
+async def snooze_button(svc: Services, req: Request, args: list[str]) -> Reply:
+    """`Snooze 1h` under a fired repeat alert: it stays armed but stays quiet for an hour."""
+    require_group_admin(req, "alerts")
+    alert = await _alerts(svc).snooze(req.chat, _parse_id(args[0] if args else None))
+    return Reply(
+        f"😴 Alert #{alert.id} snoozed until {fmt.when(alert.snoozed_until)}",
+        [f"{alert.symbol} {describe(alert)} stays armed and quiet until then."],
+        buttons=[[Button(f"Delete #{alert.id}", f"del:{alert.id}"), Button("My alerts", "list")]],
+    )
+
+
 @router.callback("rearm")
 async def rearm_button(svc: Services, req: Request, args: list[str]) -> Reply:
-    _require_admin(req)
+    require_group_admin(req, "alerts")
     return created_reply(await _alerts(svc).rearm(req.chat, _parse_id(args[0] if args else None)))

@@ -20,7 +20,7 @@ from handlers import fmt
 from handlers.alert_cmds import describe
 from handlers.core import Router
 from handlers.market_cmds import DISCLAIMER
-from handlers.reply import Button, Reply, Request, Tone, UserError
+from handlers.reply import Button, Reply, Request, Tone, UserError, require_group_admin
 from handlers.services import Services
 
 router = Router()
@@ -90,10 +90,6 @@ def _digests(svc: Services) -> Digests:
     return svc.digests
 
 
-def _require_admin(req: Request) -> None:
-    if req.is_group and not req.is_admin:
-        raise UserError("Only this group's admins can change its digest.")
-
 
 @router.command(
     "digest",
@@ -108,7 +104,7 @@ async def digest(svc: Services, req: Request, args: list[str]) -> Reply:
     verb = args[0].lower()
     if verb == "now":
         return await build_digest(svc, req.chat)
-    _require_admin(req)
+    require_group_admin(req, "digest")
     if verb == "off":
         if await digests.off(req.chat):
             return Reply("Digest off.", ["Send /digest 08:30 to schedule it again."])

@@ -69,6 +69,12 @@ class Request:
     transport: str = "console"
 
 
+def require_group_admin(req: Request, what: str) -> None:
+    """Buttons bypass the core's command check, so state-changing callbacks call this."""
+    if req.is_group and not req.is_admin:
+        raise UserError(f"Only this group's admins can change its {what}.")
+
+
 def error_reply(err: UserError) -> Reply:
     """The one way errors look everywhere."""
     lines = [err.hint] if err.hint else []

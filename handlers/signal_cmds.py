@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alerts.subscriptions import SIGNALS, Subscriptions
 from handlers.core import Router
-from handlers.reply import Button, Reply, Request, UserError
+from handlers.reply import Button, Reply, Request, UserError, require_group_admin
 from handlers.services import Services
 
 router = Router()
@@ -23,10 +23,6 @@ def _subs(svc: Services) -> Subscriptions:
         raise UserError("Signals are not available right now.")
     return svc.subscriptions
 
-
-def _require_admin(req: Request) -> None:
-    if req.is_group and not req.is_admin:
-        raise UserError("Only this group's admins can change its alerts and subscriptions.")
 
 
 def parse_names(args: list[str]) -> list[str]:
@@ -127,7 +123,7 @@ async def subs_button(svc: Services, req: Request, args: list[str]) -> Reply:
         return await _listing(svc, req)
     if len(args) != 2 or args[0] not in ("add", "rm"):
         raise UserError("That button is no longer valid.")
-    _require_admin(req)
+    require_group_admin(req, "alerts and subscriptions")
     names = parse_names([args[1]])
     if args[0] == "add":
         return await _subscribe(svc, req, names)

@@ -199,9 +199,12 @@ class TelegramTransport:
         self._admin_cache[(chat_id, user_id)] = (now, is_admin)
         return is_admin
 
-    async def _request(self, chat: Chat, user: User, text: str) -> Request:
+    async def _request(
+        self, chat: Chat, user: User, text: str, *, as_group: bool = False
+    ) -> Request:
+        """`as_group`: an anonymous admin posting as the group itself (only admins can)."""
         is_group = chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
-        is_admin = await self._is_admin(chat.id, user.id) if is_group else True
+        is_admin = as_group or not is_group or await self._is_admin(chat.id, user.id)
         return Request(chat_key(chat.id), f"tg:{user.id}", text, is_group, is_admin, "telegram")
 
     def _addressed_to_me(self, text: str, is_group: bool) -> bool:
@@ -225,7 +228,10 @@ class TelegramTransport:
                 self._refused.add(chat.id)
                 await self._send(chat.id, Reply(NOT_ALLOWED, tone="warn"))
             return
-        reply = await self.core.handle(await self._request(chat, user, message.text))
+        as_group = message.sender_chat is not None and message.sender_chat.id == chat.id
+        reply = await self.core.handle(
+            await self._request(chat, user, message.text, as_group=as_group)
+        )
         if reply is not None:
             await self._send(chat.id, reply)
 

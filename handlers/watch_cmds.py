@@ -5,7 +5,7 @@ from __future__ import annotations
 from alerts.watchlists import WATCHLIST_MAX, Watchlists
 from handlers import fmt
 from handlers.core import Router
-from handlers.reply import Button, Reply, Request, UserError
+from handlers.reply import Button, Reply, Request, UserError, require_group_admin
 from handlers.services import Services
 
 router = Router()
@@ -20,10 +20,6 @@ def _watchlists(svc: Services) -> Watchlists:
         raise UserError("Watchlists are not available right now.")
     return svc.watchlists
 
-
-def _require_admin(req: Request) -> None:
-    if req.is_group and not req.is_admin:
-        raise UserError("Only this group's admins can change its watchlist.")
 
 
 @router.command(
@@ -50,7 +46,7 @@ async def unwatch_button(svc: Services, req: Request, args: list[str]) -> Reply:
 
 
 async def add(svc: Services, req: Request, raw: str | None) -> Reply:
-    _require_admin(req)
+    require_group_admin(req, "watchlist")
     lists = _watchlists(svc)
     if not raw:
         raise UserError("Which coin?", "For example /watch add SOL.")
@@ -82,7 +78,7 @@ async def add(svc: Services, req: Request, raw: str | None) -> Reply:
 
 
 async def remove(svc: Services, req: Request, raw: str | None) -> Reply:
-    _require_admin(req)
+    require_group_admin(req, "watchlist")
     lists = _watchlists(svc)
     if not raw:
         raise UserError("Which coin?", "For example /watch remove SOL.")

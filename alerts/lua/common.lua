@@ -36,7 +36,8 @@ local function fire(id, value, now, tick, C)
   if cooldown > 0 then
     local last = tonumber(f[9])
     f[12] = 'R'
-    if last > 0 and now - last < cooldown then
+    -- quiet while in cooldown, or snoozed (optional 13th field: snoozed until)
+    if (last > 0 and now - last < cooldown) or (tonumber(f[13] or '') or 0) > now then
       redis.call('HSET', bkey, id, table.concat(f, '|'))
       return 'suppressed', f
     end
