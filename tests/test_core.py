@@ -128,3 +128,28 @@ async def test_alert_fires_once_through_outbox(app: App) -> None:
     assert len(pushed) == 1
     assert "crossed above 9.5" in pushed[0].lines[0]
     assert pushed[0].buttons[0][0].data.startswith("rearm:")
+
+
+async def test_other_chats_cannot_rearm_or_snooze_by_forged_callbacks(app: App) -> None:
+    async def push(chat: str, reply: Reply) -> None:
+        return None
+
+    app.pushers["tg"] = push
+    created = await ask(app, "/alert LINK above 9.5 repeat")
+    alert_id = created.title.split("#")[1].split(" ")[0]
+    once = await ask(app, "/alert LINK above 9.6")
+    once_id = once.title.split("#")[1].split(" ")[0]
+    exchange = app.exchange
+    assert isinstance(exchange, ReplayExchange)
+    for _ in range(24):
+        exchange.advance(app.settings.poll_interval_seconds)
+        await app.poller.run_exchange_once()
+        await app.worker.run_once(block_ms=None)
+    intruder = Request("tg:666", "tg:666", "")
+    for data in (f"rearm:{once_id}", f"snz:{alert_id}", f"del:{alert_id}", "delall:yes"):
+        reply = await app.core.handle_callback(intruder, data)
+        assert reply.tone == "error" or "Deleted 0" in reply.title, (data, reply.title)
+    mine = await ask(app, "/alerts")
+    assert f"#{alert_id}" in "\n".join(mine.lines)
+    own = await app.core.handle_callback(Request("tg:1", "tg:1", ""), f"rearm:{once_id}")
+    assert "already at" in own.title  # the owner reaches it: refused only as already true
