@@ -30,6 +30,7 @@ from bot.exchange import (
     translate_error,
 )
 from bot.market import FeedUnavailable, MarketError, TickerSource
+from bot.poller import reraise_swallowed_cancel
 from bot.realtime import OnTicks
 
 log = logging.getLogger(__name__)
@@ -118,8 +119,11 @@ class CcxtTickerStream:
         """
         seen: dict[str, object] = {}
         while True:
+            reraise_swallowed_cancel()
             try:
-                await asyncio.wait_for(ex.watch_tickers(symbols), self.silence_seconds)
+                # Not wait_for: on 3.11 it swallows a cancel that lands as a tick resolves.
+                async with asyncio.timeout(self.silence_seconds):
+                    await ex.watch_tickers(symbols)
             except TimeoutError:
                 if time.monotonic() - last_tick[0] < self.silence_seconds:
                     continue  # other subscriptions of this session still tick

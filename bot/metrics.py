@@ -38,7 +38,8 @@ class Metrics:
             "altbot_rate_limited", "429 answers received", ["service"], registry=r
         )
         self.stream_up = Gauge(
-            "altbot_exchange_stream_up", "1 while exchange ticks come over the websocket",
+            "altbot_exchange_stream_up",
+            "1 while exchange ticks come over the websocket",
             registry=r,
         )
         self.delivery_latency = Histogram(

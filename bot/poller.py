@@ -54,8 +54,9 @@ ExtraSymbols = Callable[[], Awaitable[Sequence[str]]]
 
 
 def reraise_swallowed_cancel() -> None:
-    """redis-py 8.x async can swallow a task's cancellation mid-command (7.x does not);
-    a loop that kept going after that would hang `App.stop()`, so honour it here."""
+    """A cancellation can get lost under us (redis-py 8.x async mid-command, Python 3.11's
+    `wait_for` when the awaited result lands at the same moment); a loop that kept going
+    would hang `App.stop()`, so loops honour a pending one here."""
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError

@@ -54,7 +54,7 @@ class Rig:
         return [reply for c, reply in self.pushed if c == chat]
 
     def evaluations(self, symbol: str) -> list[float]:
-        """When batches holding `symbol` reached the engine (its evaluations)."""
+        """When batches holding `symbol` were ingested (`fetched_at`: one per evaluation)."""
         return [at for at, symbols in self.batches if symbol in symbols]
 
 
@@ -89,7 +89,7 @@ async def realtime_app(redis: Redis, prefix: str, **overrides: Any) -> AsyncIter
         rig.pushed.append((chat, reply))
 
     async def observe(batch: TickBatch) -> None:
-        rig.batches.append((time.monotonic(), [t.symbol for t in batch.ticks]))
+        rig.batches.append((batch.fetched_at, [t.symbol for t in batch.ticks]))
 
     app.pushers["tg"] = push
     try:
