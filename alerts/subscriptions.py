@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -42,7 +43,8 @@ class Subscriptions:
     """Reads and writes subscriptions; publishes signals to the outbox."""
 
     def __init__(self, redis: Redis, keys: Keys) -> None:
-        self.redis = redis
+        # redis-py types replies for both decode modes; decode_responses=True gives str.
+        self.redis: Any = redis
         self.keys = keys
 
     async def of(self, chat: str) -> list[str]:
@@ -118,7 +120,7 @@ class Subscriptions:
                     "at": repr(now),
                     "tick": repr(now),
                 }
-                pipe.xadd(self.keys.outbox, fields)  # type: ignore[arg-type]
+                pipe.xadd(self.keys.outbox, fields)
                 written += 1
             await pipe.execute()
         return written

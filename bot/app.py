@@ -73,7 +73,8 @@ def in_process_redis() -> Redis:
 
 async def redis_answers(client: Redis) -> bool:
     try:
-        return bool(await client.ping())
+        pong: Any = client.ping()
+        return bool(await pong)
     except (RedisConnectionError, RedisTimeoutError, OSError):
         return False
 
@@ -92,7 +93,8 @@ class App:
         persistent: bool = True,
     ) -> None:
         self.settings = settings
-        self.redis = redis
+        # redis-py types replies for both decode modes; decode_responses=True gives str.
+        self.redis: Any = redis
         self.exchange = exchange
         self.index = index
         self.clock = clock
