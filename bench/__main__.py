@@ -8,12 +8,10 @@ import dataclasses
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 from bench import engine_bench, realtime_bench, sustained_bench, telegram_bench
-from bench.redis_server import deployed_redis
+from bench.redis_server import deployed_redis, run_with_redis
 from bench.results import RESULTS_PATH, merge_section
-from bot.app import connect_redis, redis_answers
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -25,16 +23,6 @@ def engine_config(args: argparse.Namespace) -> engine_bench.Config:
     return config
 
 
-async def run_engine(url: str, config: engine_bench.Config) -> dict[str, Any]:
-    redis = connect_redis(url)
-    try:
-        if not await redis_answers(redis):
-            raise SystemExit(f"bench: no Redis answers at REDIS_URL ({url.split('@')[-1]})")
-        return await engine_bench.run(redis, config)
-    finally:
-        await redis.aclose()
-
-
 def run_sustained(url: str, *, quick: bool, out: Path) -> int:
     """Issue 8's sustained load, against the same deploy-configured Redis."""
     config = sustained_bench.Config.quick() if quick else sustained_bench.Config()
@@ -42,15 +30,10 @@ def run_sustained(url: str, *, quick: bool, out: Path) -> int:
         f"sustained load: {config.alerts:,} alerts, {config.seconds:.0f} s of ticks...", flush=True
     )
 
-    async def go(redis_url: str) -> dict[str, Any]:
-        redis = connect_redis(redis_url)
-        try:
-            return await sustained_bench.run(redis, config)
-        finally:
-            await redis.aclose()
-
     with deployed_redis(url) as (sustained_url, redis_config):
-        result = asyncio.run(go(sustained_url))
+        result = asyncio.run(
+            run_with_redis(sustained_url, lambda r: sustained_bench.run(r, config))
+        )
     result["redis_config"] = redis_config
     merge_section("sustained" if not quick else "sustained_quick", result, out)
     print(sustained_bench.report(result))
@@ -86,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     with deployed_redis(url) as (engine_url, redis_config):
         print(f"engine benchmark against {redis_config}", flush=True)
-        result = asyncio.run(run_engine(engine_url, config))
+        result = asyncio.run(run_with_redis(engine_url, lambda r: engine_bench.run(r, config)))
     result["redis_config"] = redis_config
     merge_section(section, result, args.out)
     print(engine_bench.report(result))

@@ -29,7 +29,7 @@ from alerts.model import KINDS, STATE_ARMED, Alert
 from alerts.outbox import DeliveryWorker, Job
 from bench import redis_memory as mem
 from bench.population import MARKETS, Population, load, reserve_ids
-from bench.results import check, machine_facts, percentile, table
+from bench.results import check, machine_facts, percentile, table, target_rows
 from bot.store import MarketStore
 
 NAME = "engine"
@@ -358,16 +358,7 @@ async def run(redis: Redis, config: Config) -> dict[str, Any]:
 
 def report(section: dict[str, Any]) -> str:
     """The printed tables: headline vs targets, quiet ticks per symbol, memory by key kind."""
-    targets = section["targets"]
-    rows = [
-        (
-            name,
-            section[name],
-            targets.get(name, {}).get("target", ""),
-            targets.get(name, {}).get("pass", ""),
-        )
-        for name in HEADLINE
-    ]
+    rows = target_rows(section, HEADLINE)
     parts = [
         f"alert engine — {section['alerts']:,} alerts",
         table(("metric", "value", "target", ""), rows),

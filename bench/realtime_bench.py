@@ -42,9 +42,9 @@ from bench import redis_memory as mem
 from bench.engine_bench import quiet_gap
 from bench.population import MARKETS, QUOTA, Population, load, reserve_ids
 from bench.realtime_report import build_section, report, stats
-from bench.redis_server import deployed_redis
+from bench.redis_server import deployed_redis, run_with_redis
 from bench.results import merge_section
-from bot.app import App, connect_redis, redis_answers
+from bot.app import App
 from bot.config import Settings
 from bot.exchange import build_exchange
 from bot.index_feed import YahooIndexFeed
@@ -334,23 +334,13 @@ async def run(redis: Redis, config: Config) -> dict[str, Any]:
     return await RealtimeBench(redis, config).run()
 
 
-async def _run_at(url: str, config: Config) -> dict[str, Any]:
-    redis = connect_redis(url)
-    try:
-        if not await redis_answers(redis):
-            raise SystemExit(f"bench: no Redis answers at REDIS_URL ({url.split('@')[-1]})")
-        return await run(redis, config)
-    finally:
-        await redis.aclose()
-
-
 def main(url: str, *, quick: bool, out: Path) -> int:
     """Run against a deploy-configured Redis, print, merge (a quick run never overwrites)."""
     config = Config.quick() if quick else Config()
     section = NAME if config.alerts == FULL_ALERTS else f"{NAME}_quick"
     print(f"realtime benchmark: {config.alerts:,} alerts (a few minutes)...", flush=True)
     with deployed_redis(url) as (redis_url, redis_config):
-        result = asyncio.run(_run_at(redis_url, config))
+        result = asyncio.run(run_with_redis(redis_url, lambda r: run(r, config)))
     result["redis_config"] = redis_config
     merge_section(section, result, out)
     print(report(result))

@@ -6,7 +6,7 @@ import os
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from bench.results import check, machine_facts, percentile, table
+from bench.results import check, machine_facts, percentile, table, target_rows
 from bot.config import Settings
 
 if TYPE_CHECKING:
@@ -99,16 +99,7 @@ HEADLINE = (
 
 
 def report(section: dict[str, Any]) -> str:
-    targets = section["targets"]
-    rows = [
-        (
-            name,
-            section[name],
-            targets.get(name, {}).get("target", ""),
-            targets.get(name, {}).get("pass", ""),
-        )
-        for name in HEADLINE
-    ]
+    rows = target_rows(section, HEADLINE)
     head = (
         f"realtime — tick to chat API, {section['alerts']:,} alerts; REST measured at "
         f"{section['rest_measured_interval_s']} s, analytic at {DEFAULT_POLL_SECONDS:g} s"

@@ -9,9 +9,15 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TypeVar
 
 import redis
+from redis.asyncio import Redis
+
+from bot.app import connect_redis, redis_answers
+
+T = TypeVar("T")
 
 # The same tuning as docker-compose.yml (persistence is irrelevant for a benchmark).
 DEPLOY_ARGS = ["--hash-max-listpack-value", "128", "--save", "", "--appendonly", "no"]
@@ -47,3 +53,14 @@ def deployed_redis(fallback_url: str) -> Iterator[tuple[str, str]]:
         proc.terminate()
         proc.wait(30)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+async def run_with_redis(url: str, bench: Callable[[Redis], Awaitable[T]]) -> T:
+    """Run one benchmark with the app's own Redis client, refusing clearly when none answers."""
+    client = connect_redis(url)
+    try:
+        if not await redis_answers(client):
+            raise SystemExit(f"bench: no Redis answers at REDIS_URL ({url.split('@')[-1]})")
+        return await bench(client)
+    finally:
+        await client.aclose()

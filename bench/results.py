@@ -83,6 +83,16 @@ def merge_section(
     return data
 
 
+def target_rows(section: Mapping[str, Any], names: Sequence[str]) -> list[tuple[Any, ...]]:
+    """(metric, value, target, pass) for each headline metric of a section."""
+    targets = section["targets"]
+    return [
+        (name, section[name], targets.get(name, {}).get("target", ""),
+         targets.get(name, {}).get("pass", ""))
+        for name in names
+    ]  # fmt: skip
+
+
 def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A plain aligned text table."""
     cells = [[str(h) for h in header], *[[fmt(c) for c in row] for row in rows]]

@@ -33,8 +33,9 @@ from redis.asyncio import Redis
 from alerts.keys import Keys
 from alerts.model import Alert
 from bench.redis_memory import delete_prefix
+from bench.redis_server import run_with_redis
 from bench.remote_telegram import RemoteTelegram
-from bench.results import check, machine_facts, merge_section, percentile, table
+from bench.results import check, machine_facts, merge_section, percentile, table, target_rows
 from tests.tg_harness import Harness, telegram_app
 
 NAME = "telegram"
@@ -178,16 +179,7 @@ async def run(redis: Redis, config: Config) -> dict[str, Any]:
 
 
 def report(section: dict[str, Any]) -> str:
-    targets = section["targets"]
-    rows = [
-        (
-            name,
-            section[name],
-            targets.get(name, {}).get("target", ""),
-            targets.get(name, {}).get("pass", ""),
-        )
-        for name in HEADLINE
-    ]
+    rows = target_rows(section, HEADLINE)
     b = section["burst"]
     return "\n".join(
         [
@@ -201,25 +193,13 @@ def report(section: dict[str, Any]) -> str:
     )
 
 
-async def _run_at(url: str, config: Config) -> dict[str, Any]:
-    from bot.app import connect_redis, redis_answers
-
-    redis = connect_redis(url)
-    try:
-        if not await redis_answers(redis):
-            raise SystemExit(f"bench: no Redis answers at REDIS_URL ({url.split('@')[-1]})")
-        return await run(redis, config)
-    finally:
-        await redis.aclose()
-
-
 def main(url: str, *, quick: bool, out: Path) -> int:
     """Run, print, merge into results.json (a quick run never overwrites full numbers)."""
     config = Config.quick() if quick else Config()
     section = NAME if config.chats == FULL_CHATS else f"{NAME}_quick"
     minutes = config.chats / TARGET_RATE / 60
     print(f"telegram benchmark: {config.chats:,} chats (about {minutes:.0f} min)...", flush=True)
-    result = asyncio.run(_run_at(url, config))
+    result = asyncio.run(run_with_redis(url, lambda r: run(r, config)))
     merge_section(section, result, out)
     print(report(result))
     print(f"\nwritten to {out} under {section!r}")
