@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator
 from tests.fakes._data import DAY_S, INDEX_BAR_OFFSET_S, generate_index_history
 from tests.fakes._tg_objects import SentMessage
 from tests.fakes.binance import FakeBinance
-from tests.fakes.telegram import FakeTelegram
+from tests.fakes.telegram import FAKE_TOKEN, FakeTelegram
 from tests.fakes.yahoo import FakeYahoo
 
 HELP = """commands:
@@ -111,7 +111,7 @@ async def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--port-binance", type=int, default=0)
     ap.add_argument("--port-yahoo", type=int, default=0)
     ap.add_argument("--port-telegram", type=int, default=0)
-    ap.add_argument("--token", default="123456789:AAFakeTokenForTests_0123456789abcdef")
+    ap.add_argument("--token", default=FAKE_TOKEN)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--days", type=int, default=420, help="daily klines per market")
     ap.add_argument("--enforce-limits", action="store_true", help="Telegram flood control")

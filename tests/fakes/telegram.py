@@ -48,12 +48,16 @@ BURST_PER_CHAT = 3
 TG_PARAMS = web.RequestKey("tg_params", dict)
 
 
+# Plainly not a real token (real ones are `<bot id>:AA…` plus 33 characters).
+FAKE_TOKEN = "123456789:fake-token-for-local-tests"
+
+
 class FakeTelegram(TelegramUpdates, TelegramMethods, FakeServer):
     """Bot API fake; all state is plain attributes tests may read or change."""
 
     def __init__(
         self,
-        token: str = "123456789:AAFakeTokenForTests_0123456789abcdef",
+        token: str = FAKE_TOKEN,
         *,
         bot_username: str = "altbot_test_bot",
         enforce_limits: bool = False,
