@@ -8,31 +8,18 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.app import App
-from bot.config import Settings
-from bot.scenario import ReplayExchange, ReplayIndex, Scenario
+from bot.scenario import ReplayExchange
 from handlers.reply import Reply, Request
-
-TODAY = 1_764_000_000
+from tests.replay import ask, replay_app
 
 
 @pytest.fixture
 async def app(redis: Redis, prefix: str) -> AsyncIterator[App]:
-    scenario = Scenario(today=TODAY)
-    exchange = ReplayExchange(scenario)
-    settings = Settings(key_prefix=prefix, alert_quota_per_chat=3, http_port=0)
-    application = App(
-        settings, redis, exchange, ReplayIndex(scenario, exchange), clock=exchange.clock
-    )
+    application = replay_app(redis, prefix, alert_quota_per_chat=3)
     await application.worker.ensure_group()
     await application.poller.run_once()
     yield application
     await application.stop()
-
-
-async def ask(app: App, text: str, chat: str = "tg:1", **kw: object) -> Reply:
-    reply = await app.core.handle(Request(chat=chat, user=chat, text=text, **kw))  # type: ignore[arg-type]
-    assert reply is not None
-    return reply
 
 
 async def test_coin_reply_has_price_change_volume_and_age(app: App) -> None:

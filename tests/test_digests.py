@@ -18,7 +18,7 @@ from bot.regime import index_stats
 from bot.scenario import ReplayExchange
 from handlers.reply import Reply, Request
 from tests.conftest import REDIS_URL
-from tests.test_watchlists import TODAY, ask, replay_app
+from tests.replay import TODAY, ask, replay_app
 from tests.tg_harness import telegram_app
 
 MIDNIGHT = TODAY - TODAY % 86400  # 2025-11-24 00:00 UTC; the replay starts at 15:00 UTC

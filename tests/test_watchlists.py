@@ -16,19 +16,10 @@ from bot.config import Settings
 from bot.exchange import CcxtExchange, ExchangeChain
 from bot.index_feed import YahooIndexFeed
 from bot.poller import Poller
-from bot.scenario import ReplayExchange, ReplayIndex, Scenario
-from handlers.reply import Reply, Request
+from bot.scenario import ReplayExchange
 from tests.fakes.binance import FakeBinance, market_id
 from tests.fakes.yahoo import FakeYahoo
-
-TODAY = 1_764_000_000
-
-
-def replay_app(redis: Redis, prefix: str, **overrides: object) -> App:
-    scenario = Scenario(today=TODAY)
-    exchange = ReplayExchange(scenario)
-    settings = Settings(_env_file=None, key_prefix=prefix, http_port=0, **overrides)  # type: ignore[call-arg, arg-type]
-    return App(settings, redis, exchange, ReplayIndex(scenario, exchange), clock=exchange.clock)
+from tests.replay import ask, replay_app
 
 
 @pytest.fixture
@@ -38,12 +29,6 @@ async def app(redis: Redis, prefix: str) -> AsyncIterator[App]:
     await application.poller.run_once()
     yield application
     await application.stop()
-
-
-async def ask(app: App, text: str, chat: str = "tg:1", **kw: object) -> Reply:
-    reply = await app.core.handle(Request(chat=chat, user=chat, text=text, **kw))  # type: ignore[arg-type]
-    assert reply is not None
-    return reply
 
 
 async def poll(app: App) -> None:
