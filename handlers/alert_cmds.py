@@ -6,7 +6,7 @@ from alerts.model import STATE_ARMED, USAGE, Alert, AlertSpec, ParseError, parse
 from alerts.service import AlertService, Created
 from handlers import fmt
 from handlers.core import Router
-from handlers.reply import Button, Reply, Request, UserError, require_group_admin
+from handlers.reply import Button, Reply, Request, UserError, available, require_group_admin
 from handlers.services import Services
 
 router = Router()
@@ -48,9 +48,7 @@ def options_text(alert: Alert) -> str:
 
 
 def _alerts(svc: Services) -> AlertService:
-    if svc.alerts is None:
-        raise UserError("Alerts are not available right now.")
-    return svc.alerts
+    return available(svc.alerts, "Alerts")
 
 
 

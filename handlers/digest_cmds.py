@@ -20,7 +20,7 @@ from handlers import fmt
 from handlers.alert_cmds import describe
 from handlers.core import Router
 from handlers.market_cmds import DISCLAIMER
-from handlers.reply import Button, Reply, Request, Tone, UserError, require_group_admin
+from handlers.reply import Button, Reply, Request, Tone, UserError, available, require_group_admin
 from handlers.services import Services
 
 router = Router()
@@ -85,9 +85,7 @@ def local_time(ts: float, tz: str) -> str:
 
 
 def _digests(svc: Services) -> Digests:
-    if svc.digests is None:
-        raise UserError("Digests are not available right now.")
-    return svc.digests
+    return available(svc.digests, "Digests")
 
 
 

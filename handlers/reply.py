@@ -6,7 +6,7 @@ Transports (Telegram, Discord, console) only format these; they decide nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
 Tone = Literal["neutral", "up", "down", "warn", "error"]
 CALLBACK_MAX_BYTES = 64  # Telegram's limit for callback_data; Discord custom_id allows 100
@@ -67,6 +67,16 @@ class Request:
     is_group: bool = False
     is_admin: bool = True
     transport: str = "console"
+
+
+T = TypeVar("T")
+
+
+def available(part: T | None, what: str) -> T:
+    """A part the app may not have wired (e.g. a test or demo without it): say so politely."""
+    if part is None:
+        raise UserError(f"{what} are not available right now.")
+    return part
 
 
 def require_group_admin(req: Request, what: str) -> None:

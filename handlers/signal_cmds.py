@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alerts.subscriptions import SIGNALS, Subscriptions
 from handlers.core import Router
-from handlers.reply import Button, Reply, Request, UserError, require_group_admin
+from handlers.reply import Button, Reply, Request, UserError, available, require_group_admin
 from handlers.services import Services
 
 router = Router()
@@ -19,9 +19,7 @@ PUSH_NOTE = "Each event is pushed once, with what history says about it. Informa
 
 
 def _subs(svc: Services) -> Subscriptions:
-    if svc.subscriptions is None:
-        raise UserError("Signals are not available right now.")
-    return svc.subscriptions
+    return available(svc.subscriptions, "Signals")
 
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alerts.watchlists import WATCHLIST_MAX, Watchlists
 from handlers import fmt
 from handlers.core import Router
-from handlers.reply import Button, Reply, Request, UserError, require_group_admin
+from handlers.reply import Button, Reply, Request, UserError, available, require_group_admin
 from handlers.services import Services
 
 router = Router()
@@ -16,9 +16,7 @@ REMOVE_WORDS = ("remove", "rm", "del", "delete", "-")
 
 
 def _watchlists(svc: Services) -> Watchlists:
-    if svc.watchlists is None:
-        raise UserError("Watchlists are not available right now.")
-    return svc.watchlists
+    return available(svc.watchlists, "Watchlists")
 
 
 
