@@ -26,9 +26,9 @@ import yarl
 from discord import app_commands
 
 from alerts.subscriptions import SIGNALS
-from handlers.alert_cmds import describe
 from handlers.chart_cmds import RANGES
 from handlers.core import CommandCore
+from handlers.discord_complete import alert_choices, symbol_choices
 from handlers.discord_ui import CoreButton, alert_text, cut, message_kwargs
 from handlers.reply import ChatUnreachable, DeliveryDeferred, Reply, Request, UserError, error_reply
 from handlers.services import Services
@@ -52,7 +52,6 @@ READY_TIMEOUT = 30.0
 # discord.py fires `ready` this long after the last GUILD_CREATE (default 2 s). Nothing here
 # needs a complete guild cache at start-up: guilds arriving later are cached all the same.
 GUILD_READY_TIMEOUT = 0.5
-MAX_CHOICES = 25
 NO_PERMISSION = "You need the Manage Server permission to use /{verb} for #{channel}."
 
 
@@ -381,53 +380,12 @@ class DiscordTransport:
     async def complete_symbol(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[Choice[str]]:
-        """The default coins, then the caller's watchlist, then what the exchange lists."""
-        svc = self.services
-        typed = current.strip().upper().split("/")[0]
-        suffix = f"/{svc.settings.quote}"
-        mine: list[str] = []
-        if svc.watchlists is not None:
-            try:
-                mine = await svc.watchlists.of(user_chat(interaction.user.id))
-            except Exception:
-                log.warning("discord: watchlist autocomplete failed", exc_info=True)
-        groups = (
-            ("watched", svc.settings.tracked_bases),
-            ("your watchlist", [s[: -len(suffix)] for s in mine if s.endswith(suffix)]),
-            (
-                "listed",
-                sorted(s[: -len(suffix)] for s in svc.listed_symbols() if s.endswith(suffix)),
-            ),
-        )
-        seen: set[str] = set()
-        choices = []
-        for label, bases in groups:
-            for base in bases:
-                if base not in seen and base.startswith(typed):
-                    seen.add(base)
-                    choices.append(Choice(name=f"{base} — {label}", value=base))
-        return choices[:MAX_CHOICES]
+        return await symbol_choices(self.services, user_chat(interaction.user.id), current)
 
     async def complete_alert(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[Choice[str]]:
-        """The caller's own alerts (their DM chat's), matching what was typed."""
-        if self.services.alerts is None:
-            return []
-        try:
-            alerts = await self.services.alerts.list(user_chat(interaction.user.id))
-        except Exception:
-            log.warning("discord: alert autocomplete failed", exc_info=True)
-            return []
-        typed = current.strip().lstrip("#").lower()
-        choices = []
-        for a in alerts:
-            label = f"#{a.id} {a.symbol} {describe(a)}"
-            if typed in label.lower():
-                choices.append(Choice(name=cut(label, 100), value=str(a.id)))
-        if len(alerts) > 1 and "all".startswith(typed):
-            choices.append(Choice(name=f"all {len(alerts)} alerts", value="all"))
-        return choices[:MAX_CHOICES]
+        return await alert_choices(self.services, user_chat(interaction.user.id), current)
 
     # ----------------------------------------------------------------- pushes
     async def push(self, chat: str, reply: Reply) -> None:
