@@ -28,7 +28,7 @@ test-slow: $(STAMP)
 	@. scripts/ensure_redis.sh && $(BIN)/pytest -q -m slow; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
 
 lint: $(STAMP)
-	$(BIN)/ruff check bot handlers alerts tests bench
+	$(BIN)/ruff check bot handlers alerts tests bench fakes
 	$(BIN)/mypy
 
 bench: $(STAMP)

@@ -48,11 +48,11 @@ from bot.app import App
 from bot.config import Settings
 from bot.exchange import build_exchange
 from bot.index_feed import YahooIndexFeed
+from fakes._data import generate_index_history
+from fakes.binance_ws import FakeBinanceWs
+from fakes.telegram import FakeTelegram
+from fakes.yahoo import FakeYahoo
 from handlers.reply import Reply
-from tests.fakes._data import generate_index_history
-from tests.fakes.binance_ws import FakeBinanceWs
-from tests.fakes.telegram import FakeTelegram
-from tests.fakes.yahoo import FakeYahoo
 
 NAME = "realtime"
 FULL_ALERTS = 1_000_000

@@ -16,7 +16,7 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
-from tests.fakes.telegram import FakeTelegram
+from fakes.telegram import FakeTelegram
 
 
 def _serve(conn: Connection) -> None:

@@ -36,7 +36,7 @@ from bench.redis_memory import delete_prefix
 from bench.redis_server import run_with_redis
 from bench.remote_telegram import RemoteTelegram
 from bench.results import check, machine_facts, merge_section, percentile, table, target_rows
-from tests.tg_harness import Harness, telegram_app
+from fakes.tg_harness import Harness, telegram_app
 
 NAME = "telegram"
 FULL_CHATS = 10_000

@@ -16,10 +16,10 @@ from alerts.keys import Keys
 from bot.app import App
 from bot.regime import index_stats
 from bot.scenario import ReplayExchange
+from fakes.tg_harness import telegram_app
 from handlers.reply import Reply, Request
 from tests.conftest import REDIS_URL
 from tests.replay import TODAY, ask, replay_app
-from tests.tg_harness import telegram_app
 
 MIDNIGHT = TODAY - TODAY % 86400  # 2025-11-24 00:00 UTC; the replay starts at 15:00 UTC
 DUE = MIDNIGHT + 15 * 3600 + 1800  # /digest 16:30 Europe/Berlin (CET, UTC+1) → 15:30 UTC

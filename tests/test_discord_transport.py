@@ -20,12 +20,12 @@ from bot.exchange import CcxtExchange, ExchangeChain
 from bot.index_feed import YahooIndexFeed
 from bot.market import IndexSource, TickerSource
 from bot.scenario import ReplayExchange, ReplayIndex, Scenario
+from fakes.binance import FakeBinance
+from fakes.discord import FakeDiscord
+from fakes.discord_gateway import JSON, InteractionRecord
 from handlers import fmt
 from handlers.discord_ui import alert_text
 from handlers.reply import Reply, Request
-from tests.fakes.binance import FakeBinance
-from tests.fakes.discord import FakeDiscord
-from tests.fakes.discord_gateway import JSON, InteractionRecord
 
 TOKEN = "fake-token.for-tests"
 TODAY = 1_764_000_000

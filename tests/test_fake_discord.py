@@ -24,7 +24,7 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from tests.fakes.discord import FakeDiscord
+from fakes.discord import FakeDiscord
 
 TOKEN = "fake-token.for-tests"
 GUILD, GENERAL, ALERTS = 100000000000000001, 100000000000000010, 100000000000000011

@@ -28,10 +28,10 @@ from telegram.ext import (
     CommandHandler,
 )
 
-from tests.fakes._data import DAY_MS
-from tests.fakes.binance import FakeBinance, point_ccxt_at
-from tests.fakes.telegram import FakeTelegram
-from tests.fakes.yahoo import FakeYahoo
+from fakes._data import DAY_MS
+from fakes.binance import FakeBinance, point_ccxt_at
+from fakes.telegram import FakeTelegram
+from fakes.yahoo import FakeYahoo
 
 # PTB itself reads RetryAfter.retry_after, which warns about its future timedelta type.
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
@@ -512,7 +512,7 @@ async def test_wait_for_times_out_with_context(tg: FakeTelegram) -> None:
 
 def test_main_prints_env_lines() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "tests.fakes", "--days", "30"],
+        [sys.executable, "-m", "fakes", "--days", "30"],
         input="say 1001 /coin LINK\nprice LINK 9.6\nquit\n",
         capture_output=True,
         text=True,

@@ -14,8 +14,8 @@ from bot.index_feed import YahooIndexFeed
 from bot.market import BadData, FeedUnavailable, GeoBlocked, RateLimited, UnknownSymbol
 from bot.poller import Poller
 from bot.store import MarketStore
-from tests.fakes.binance import FakeBinance
-from tests.fakes.yahoo import FakeYahoo
+from fakes.binance import FakeBinance
+from fakes.yahoo import FakeYahoo
 
 SYMBOLS = [f"{b}/USDT" for b in ("AVAX", "BCH", "ADA", "LINK", "HBAR", "BTC", "ETH")]
 DAY = 86400

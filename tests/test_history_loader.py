@@ -19,10 +19,10 @@ from bot.exchange import CcxtExchange
 from bot.history import load_history
 from bot.index_feed import YahooIndexFeed
 from bot.store import MarketStore
+from fakes._data import generate_index_history
+from fakes.binance import FakeBinance
+from fakes.yahoo import FakeYahoo
 from tests.conftest import REDIS_URL
-from tests.fakes._data import generate_index_history
-from tests.fakes.binance import FakeBinance
-from tests.fakes.yahoo import FakeYahoo
 
 DAY = 86400
 DAYS = 2400  # three pages of Binance's 1000-row limit

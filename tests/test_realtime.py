@@ -28,9 +28,9 @@ from bot.market import FeedUnavailable
 from bot.poller import TickBatch
 from bot.realtime import RealtimeFeed, build_feed
 from bot.scenario import ReplayExchange, ReplayIndex, Scenario
+from fakes.binance_ws import FakeBinanceWs
+from fakes.yahoo import FakeYahoo
 from handlers.reply import Reply
-from tests.fakes.binance_ws import FakeBinanceWs
-from tests.fakes.yahoo import FakeYahoo
 
 LINK = "LINK/USDT"
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from alerts.keys import OUTBOX_GROUP, Keys
+from fakes.tg_harness import telegram_app
 from handlers import fmt
 from handlers.reply import Reply
 from handlers.telegram_delivery import MAX_MESSAGE_CHARS
-from tests.tg_harness import telegram_app
 
 
 async def test_coin_reply_carries_the_exchange_price_change_and_volume(

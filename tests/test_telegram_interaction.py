@@ -8,7 +8,7 @@ import logging
 import pytest
 from redis.asyncio import Redis
 
-from tests.tg_harness import shown, telegram_app
+from fakes.tg_harness import shown, telegram_app
 
 GROUP = -100777
 ADMIN, MEMBER = 7, 8

@@ -19,11 +19,11 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 from telegram import Update
 
+from fakes.tg_harness import Harness, telegram_app
 from handlers.registry import all_commands, build_core
 from handlers.reply import Reply, Request
 from handlers.telegram_delivery import MAX_MESSAGE_CHARS, render_chunks
 from tests.conftest import REDIS_URL, delete_prefix
-from tests.tg_harness import Harness, telegram_app
 
 INTERNAL_ERROR = "Something went wrong on our side"
 WORDS = [

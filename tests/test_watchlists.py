@@ -17,8 +17,8 @@ from bot.exchange import CcxtExchange, ExchangeChain
 from bot.index_feed import YahooIndexFeed
 from bot.poller import Poller
 from bot.scenario import ReplayExchange
-from tests.fakes.binance import FakeBinance, market_id
-from tests.fakes.yahoo import FakeYahoo
+from fakes.binance import FakeBinance, market_id
+from fakes.yahoo import FakeYahoo
 from tests.replay import ask, replay_app
 
 

@@ -13,10 +13,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fakes.binance import FakeBinance
+from fakes.telegram import FakeTelegram
+from fakes.yahoo import FakeYahoo
 from tests.conftest import REDIS_URL
-from tests.fakes.binance import FakeBinance
-from tests.fakes.telegram import FakeTelegram
-from tests.fakes.yahoo import FakeYahoo
 
 DAY = 86400
 ROOT = Path(__file__).resolve().parents[2]

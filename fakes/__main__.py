@@ -1,6 +1,6 @@
 """Run the exchange, index and Telegram fakes together so a human can try the bot offline.
 
-    python -m tests.fakes [--seed 7] [--days 420] [--enforce-limits]
+    python -m fakes [--seed 7] [--days 420] [--enforce-limits]
 
 Prints the environment lines to start the bot with, then reads commands on stdin and
 prints every message the bot sends. Data is deterministic for a given seed: Binance spot
@@ -19,11 +19,11 @@ import sys
 import time
 from collections.abc import AsyncIterator
 
-from tests.fakes._data import DAY_S, INDEX_BAR_OFFSET_S, generate_index_history
-from tests.fakes._tg_objects import SentMessage
-from tests.fakes.binance import FakeBinance
-from tests.fakes.telegram import FAKE_TOKEN, FakeTelegram
-from tests.fakes.yahoo import FakeYahoo
+from fakes._data import DAY_S, INDEX_BAR_OFFSET_S, generate_index_history
+from fakes._tg_objects import SentMessage
+from fakes.binance import FakeBinance
+from fakes.telegram import FAKE_TOKEN, FakeTelegram
+from fakes.yahoo import FakeYahoo
 
 HELP = """commands:
   say CHAT TEXT          user CHAT sends TEXT (a /command gets its bot_command entity;
@@ -107,7 +107,7 @@ def handle(line: str, bn: FakeBinance, yh: FakeYahoo, tg: FakeTelegram) -> bool:
 
 async def main(argv: list[str] | None = None) -> None:
     """Start the fakes, print the env lines, then serve until quit / EOF / Ctrl-C."""
-    ap = argparse.ArgumentParser(prog="python -m tests.fakes", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m fakes", description=__doc__.split("\n")[0])
     ap.add_argument("--port-binance", type=int, default=0)
     ap.add_argument("--port-yahoo", type=int, default=0)
     ap.add_argument("--port-telegram", type=int, default=0)

@@ -29,7 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes._base import Fault, Handler, PathFaultServer, json_response
+from fakes._base import Fault, Handler, PathFaultServer, json_response
 
 __all__ = ["FakeYahoo"]
 

@@ -12,8 +12,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from tests.fakes._tg_markup import MarkupError, render
-from tests.fakes._tg_objects import (
+from fakes._tg_markup import MarkupError, render
+from fakes._tg_objects import (
     CHAT_ACTIONS,
     COMMAND_RE,
     NOT_MODIFIED,
@@ -34,7 +34,7 @@ from tests.fakes._tg_objects import (
 )
 
 if TYPE_CHECKING:
-    from tests.fakes.telegram import FakeTelegram
+    from fakes.telegram import FakeTelegram
 
 Method = Callable[["FakeTelegram", dict[str, Any]], Awaitable[Any]]
 REGISTRY: dict[str, Method] = {}

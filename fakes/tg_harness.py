@@ -22,9 +22,9 @@ from bot.app import App
 from bot.config import Settings
 from bot.exchange import CcxtExchange
 from bot.index_feed import YahooIndexFeed
-from tests.fakes.binance import FakeBinance
-from tests.fakes.telegram import FakeTelegram, SentMessage
-from tests.fakes.yahoo import FakeYahoo
+from fakes.binance import FakeBinance
+from fakes.telegram import FakeTelegram, SentMessage
+from fakes.yahoo import FakeYahoo
 
 
 def shown(message: SentMessage) -> str:

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from tests.fakes._tg_objects import chat_obj, user_obj
+from fakes._tg_objects import chat_obj, user_obj
 
 if TYPE_CHECKING:
-    from tests.fakes.telegram import FakeTelegram
+    from fakes.telegram import FakeTelegram
 
 #: The user who speaks in group chats unless a test names one.
 DEFAULT_GROUP_USER = 5_000_001

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tests.fakes._data import DAY_MS
+from fakes._data import DAY_MS
 
 INTERVAL_MS = {
     "1s": 1_000,

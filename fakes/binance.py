@@ -25,8 +25,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from aiohttp import web
 
-from tests.fakes._base import Fault, PathFaultServer, json_response
-from tests.fakes._binance_wire import (
+from fakes._base import Fault, PathFaultServer, json_response
+from fakes._binance_wire import (
     ERR_COMBINATION,
     ERR_ILLEGAL,
     ERR_INTERVAL,
@@ -44,7 +44,7 @@ from tests.fakes._binance_wire import (
     symbol_info,
     ticker_24hr,
 )
-from tests.fakes._data import DAY_MS, DEFAULT_MARKETS, decimals, generate_daily_klines
+from fakes._data import DAY_MS, DEFAULT_MARKETS, decimals, generate_daily_klines
 
 __all__ = ["FakeBinance", "market_id", "point_ccxt_at"]
 

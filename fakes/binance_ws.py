@@ -31,8 +31,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.fakes._binance_wire import TickerState, fmt, market_id, ticker_24hr
-from tests.fakes.binance import FakeBinance
+from fakes._binance_wire import TickerState, fmt, market_id, ticker_24hr
+from fakes.binance import FakeBinance
 
 __all__ = ["FakeBinanceWs"]
 

@@ -26,7 +26,7 @@ from typing import Any, Self
 
 from aiohttp import web
 
-from tests.fakes.discord_gateway import (
+from fakes.discord_gateway import (
     DEFAULT_BOT_PERMS,
     DEFAULT_EVERYONE_PERMS,
     JSON,

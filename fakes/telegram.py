@@ -28,9 +28,9 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes._base import FakeServer, Fault, FaultMode, Signal, json_response
-from tests.fakes._tg_methods import TelegramMethods
-from tests.fakes._tg_objects import (
+from fakes._base import FakeServer, Fault, FaultMode, Signal, json_response
+from fakes._tg_methods import TelegramMethods
+from fakes._tg_objects import (
     DEFAULT_DESCRIPTIONS,
     OTHER_POLLER,
     SentMessage,
@@ -39,7 +39,7 @@ from tests.fakes._tg_objects import (
     error_response,
     parse_params,
 )
-from tests.fakes._tg_updates import TelegramUpdates
+from fakes._tg_updates import TelegramUpdates
 
 __all__ = ["FakeTelegram", "SentMessage"]
 

@@ -1,6 +1,6 @@
 """World state, payload builders, records and the gateway websocket for the fake Discord.
 
-Split out of ``tests/fakes/discord.py`` to keep each module readable. Payload shapes follow
+Split out of ``fakes/discord.py`` to keep each module readable. Payload shapes follow
 what discord.py 2.7 parses (``state.py``, ``guild.py``, ``member.py``, ``channel.py``), so an
 unmodified client builds its cache from them without KeyErrors.
 """

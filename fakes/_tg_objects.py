@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from tests.fakes._base import json_response
+from fakes._base import json_response
 
 #: Parameters whose values are JSON documents when sent form-encoded.
 JSON_FIELDS = frozenset(
