@@ -23,14 +23,14 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from alerts.engine import Engine
-from alerts.keys import BUCKET_SHIFT, DOWN, SERIES_PRICE, UP, Keys
-from alerts.model import KINDS, STATE_ARMED, Alert
-from alerts.outbox import DeliveryWorker, Job
+from alerts.domain.alert import KINDS, STATE_ARMED, Alert
+from alerts.storage.engine import Engine
+from alerts.storage.keys import BUCKET_SHIFT, DOWN, SERIES_PRICE, UP, Keys
+from alerts.storage.market_store import MarketStore
+from alerts.storage.outbox import DeliveryWorker, Job
 from bench import redis_memory as mem
 from bench.population import MARKETS, Population, load, reserve_ids
 from bench.results import check, machine_facts, percentile, table, target_rows
-from bot.store import MarketStore
 
 NAME = "engine"
 FULL_ALERTS = 1_000_000

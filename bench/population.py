@@ -15,9 +15,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from alerts.engine import Engine
-from alerts.model import Alert, num, parse_alert_args
-from alerts.service import AlertService
+from alerts.domain.alert import Alert, num, parse_alert_args
+from alerts.storage.engine import Engine
+from alerts.usecases.alerts import AlertService
 
 #: symbol -> (price now, exchange price decimals, share of alerts); late-2025-like levels.
 MARKETS: dict[str, tuple[float, int, float]] = {

@@ -36,8 +36,8 @@ import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
 
-from alerts.keys import Keys
-from alerts.model import num
+from alerts.domain.alert import num
+from alerts.storage.keys import Keys
 from bench import redis_memory as mem
 from bench.engine_bench import quiet_gap
 from bench.population import MARKETS, QUOTA, Population, load, reserve_ids
@@ -46,13 +46,13 @@ from bench.redis_server import deployed_redis, run_with_redis
 from bench.results import merge_section
 from bot.app import App
 from bot.config import Settings
-from bot.exchange import build_exchange
-from bot.index_feed import YahooIndexFeed
+from bot.feeds.exchange import build_exchange
+from bot.feeds.index_feed import YahooIndexFeed
 from fakes._data import generate_index_history
 from fakes.binance_ws import FakeBinanceWs
 from fakes.telegram import FakeTelegram
 from fakes.yahoo import FakeYahoo
-from handlers.reply import Reply
+from handlers.chat.reply import Reply
 
 NAME = "realtime"
 FULL_ALERTS = 1_000_000

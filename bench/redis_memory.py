@@ -15,7 +15,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from alerts.keys import BUCKET_SHIFT, Keys
+from alerts.storage.keys import BUCKET_SHIFT, Keys
 
 CONFIGS = (
     "hash-max-listpack-value", "hash-max-listpack-entries",

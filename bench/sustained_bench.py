@@ -22,14 +22,14 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from alerts.engine import Engine
-from alerts.keys import SERIES_PRICE, Keys
-from alerts.outbox import DeliveryWorker, Job
+from alerts.storage.engine import Engine
+from alerts.storage.keys import SERIES_PRICE, Keys
+from alerts.storage.market_store import MarketStore
+from alerts.storage.outbox import DeliveryWorker, Job
 from bench import redis_memory as mem
 from bench.engine_bench import DRAIN_POOL, roomy_client
 from bench.population import MARKETS, Population, load, reserve_ids
 from bench.results import check, machine_facts, percentile, table
-from bot.store import MarketStore
 
 NAME = "sustained"
 TARGET_TICK_P99_MS = 100.0  # a tick must be evaluated before the next one arrives

@@ -30,8 +30,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from alerts.keys import Keys
-from alerts.model import Alert
+from alerts.domain.alert import Alert
+from alerts.storage.keys import Keys
 from bench.redis_memory import delete_prefix
 from bench.redis_server import run_with_redis
 from bench.remote_telegram import RemoteTelegram

@@ -20,28 +20,28 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from alerts.digests import Digests, DigestScheduler
-from alerts.engine import Engine
-from alerts.keys import Keys
-from alerts.outbox import DeliveryWorker, Job
-from alerts.service import AlertService
-from alerts.subscriptions import Subscriptions
-from alerts.watchlists import Watchlists
+from alerts.domain.market import IndexSource, TickerSource
+from alerts.storage.digests import Digests, DigestScheduler
+from alerts.storage.engine import Engine
+from alerts.storage.keys import Keys
+from alerts.storage.leader import LeaderLease
+from alerts.storage.market_store import MarketStore
+from alerts.storage.outbox import DeliveryWorker, Job
+from alerts.storage.subscriptions import Subscriptions
+from alerts.storage.watchlists import Watchlists
+from alerts.usecases.alerts import AlertService
+from alerts.usecases.signals import SignalDetector
+from alerts.usecases.stats import StatsSource, fired_today_field
 from bot.config import Settings
+from bot.feeds.poller import Poller, TickBatch
+from bot.feeds.realtime import build_feed
 from bot.health import HealthServer
-from bot.leader import LeaderLease
-from bot.market import IndexSource, TickerSource
 from bot.metrics import Metrics
-from bot.poller import Poller, TickBatch
-from bot.realtime import build_feed
-from bot.signals import SignalDetector
-from bot.stats import StatsSource, fired_today_field
-from bot.store import MarketStore
-from handlers.digest_cmds import build_digest
-from handlers.notify import render_jobs
-from handlers.registry import build_core
-from handlers.reply import DeliveryDeferred, Reply
-from handlers.services import Services
+from handlers.chat.commands.digest import build_digest
+from handlers.chat.notify import render_jobs
+from handlers.chat.registry import build_core
+from handlers.chat.reply import DeliveryDeferred, Reply
+from handlers.chat.services import Services
 
 log = logging.getLogger(__name__)
 COMMANDS_PER_MINUTE = 20
@@ -237,7 +237,7 @@ class App:
     ) -> None:
         """Start the HTTP server, the transports and the background loops."""
         if telegram and self.settings.telegram_bot_token is not None:
-            from handlers.telegram import TelegramTransport
+            from handlers.telegram.transport import TelegramTransport
 
             self.telegram = TelegramTransport.from_settings(self.core, self.settings)
             if http:  # webhook mode (TELEGRAM_WEBHOOK_URL): a route on HTTP_PORT
@@ -253,7 +253,7 @@ class App:
             self.telegram.limiter.on_retry_after = lambda _seconds: rate_limited.inc()
         dc_token = self.settings.discord_bot_token
         if discord and dc_token is not None:
-            from handlers.discord_bot import DiscordTransport
+            from handlers.discord.transport import DiscordTransport
 
             self.discord = DiscordTransport(
                 self.core,

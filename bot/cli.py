@@ -20,8 +20,8 @@ log = logging.getLogger("altbot")
 async def run(settings: Settings) -> None:
     """Live mode: poll the real feeds, serve every transport whose token is set."""
     from bot.app import App, connect_redis, redis_answers
-    from bot.exchange import build_exchange
-    from bot.index_feed import YahooIndexFeed
+    from bot.feeds.exchange import build_exchange
+    from bot.feeds.index_feed import YahooIndexFeed
     from handlers.console import ConsoleTransport
 
     redis = connect_redis(settings.redis_url.get_secret_value())
@@ -65,14 +65,14 @@ def add_backtest_parser(sub: Any) -> None:
 
 async def backtest(settings: Settings, *, as_json: bool, days: int) -> int:
     """Load the history (cached in Redis for a day), run the backtest, print it."""
-    from alerts.keys import Keys
+    from alerts.domain.backtest import run_backtest
+    from alerts.domain.market import MarketError
+    from alerts.storage.keys import Keys
+    from alerts.storage.market_store import MarketStore
     from bot.app import connect_redis, in_process_redis, redis_answers
-    from bot.backtest import run_backtest
-    from bot.exchange import build_exchange
-    from bot.history import load_history
-    from bot.index_feed import YahooIndexFeed
-    from bot.market import MarketError
-    from bot.store import MarketStore
+    from bot.feeds.exchange import build_exchange
+    from bot.feeds.history import load_history
+    from bot.feeds.index_feed import YahooIndexFeed
 
     if days < 1:
         print("altbot: --days must be at least 1", file=sys.stderr)

@@ -13,7 +13,7 @@ from typing import TextIO
 
 from bot.app import App, connect_redis, in_process_redis, redis_answers
 from bot.config import Settings
-from bot.scenario import BREAKOUT_STEP, VOLUME_SPIKE_STEP, ReplayExchange, ReplayIndex, Scenario
+from bot.feeds.replay import BREAKOUT_STEP, VOLUME_SPIKE_STEP, ReplayExchange, ReplayIndex, Scenario
 from handlers.console import ConsoleTransport
 
 SHOW_AT = {0, BREAKOUT_STEP, VOLUME_SPIKE_STEP}

@@ -17,11 +17,11 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from alerts.model import AlertSpec
+from alerts.domain.alert import AlertSpec
 from bot.app import App
 from bot.config import Settings
-from bot.exchange import CcxtExchange
-from bot.index_feed import YahooIndexFeed
+from bot.feeds.exchange import CcxtExchange
+from bot.feeds.index_feed import YahooIndexFeed
 from fakes.binance import FakeBinance
 from fakes.telegram import FakeTelegram, SentMessage
 from fakes.yahoo import FakeYahoo

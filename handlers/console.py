@@ -7,8 +7,8 @@ import sys
 from collections.abc import Iterable
 from typing import TextIO
 
-from handlers.core import CommandCore
-from handlers.reply import Reply, Request
+from handlers.chat.core import CommandCore
+from handlers.chat.reply import Reply, Request
 
 CONSOLE_CHAT = "console:local"
 

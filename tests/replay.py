@@ -6,8 +6,8 @@ from redis.asyncio import Redis
 
 from bot.app import App
 from bot.config import Settings
-from bot.scenario import ReplayExchange, ReplayIndex, Scenario
-from handlers.reply import Reply, Request
+from bot.feeds.replay import ReplayExchange, ReplayIndex, Scenario
+from handlers.chat.reply import Reply, Request
 
 TODAY = 1_764_000_000
 

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from bot.backtest import (
+from alerts.domain.backtest import (
     DAY,
     MIN_EVENTS,
     TOO_FEW,
@@ -18,7 +18,7 @@ from bot.backtest import (
     run_backtest,
     summarize,
 )
-from bot.market import DailyClose
+from alerts.domain.market import DailyClose
 
 T0 = 1_600_041_600  # 2020-09-14 00:00 UTC, a Monday
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from alerts.keys import Keys
+from alerts.storage.keys import Keys
 from bench import engine_bench
 from bench.redis_memory import prefix_keys
 from bench.results import merge_section

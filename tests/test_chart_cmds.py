@@ -7,15 +7,15 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from alerts.keys import Keys
+from alerts.storage.keys import Keys
+from alerts.storage.market_store import MarketStore
 from bot.app import App
 from bot.config import Settings
-from bot.scenario import ReplayExchange, ReplayIndex, Scenario
-from bot.store import MarketStore
-from handlers.core import CommandCore
-from handlers.registry import build_core
-from handlers.reply import Reply, Request
-from handlers.services import Services
+from bot.feeds.replay import ReplayExchange, ReplayIndex, Scenario
+from handlers.chat.core import CommandCore
+from handlers.chat.registry import build_core
+from handlers.chat.reply import Reply, Request
+from handlers.chat.services import Services
 
 TODAY = 1_764_000_000
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

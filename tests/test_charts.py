@@ -7,9 +7,14 @@ import time
 
 import pytest
 
-from bot.backtest import History, basket_index, breakouts, closes_of, record_highs
-from bot.charts import render_async, render_price_chart, render_r2k_chart, render_regime_chart
-from bot.scenario import Scenario
+from alerts.domain.backtest import History, basket_index, breakouts, closes_of, record_highs
+from bot.feeds.replay import Scenario
+from handlers.chat.charting import (
+    render_async,
+    render_price_chart,
+    render_r2k_chart,
+    render_regime_chart,
+)
 
 TODAY = 1_764_000_000
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -8,8 +8,8 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.app import App
-from bot.scenario import ReplayExchange
-from handlers.reply import Reply, Request
+from bot.feeds.replay import ReplayExchange
+from handlers.chat.reply import Reply, Request
 from tests.replay import ask, replay_app
 
 

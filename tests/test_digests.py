@@ -11,13 +11,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from redis.asyncio import Redis
 
-from alerts.digests import LATE_GRACE_SECONDS, DigestScheduler, Schedule
-from alerts.keys import Keys
+from alerts.domain.regime import index_stats
+from alerts.storage.digests import LATE_GRACE_SECONDS, DigestScheduler, Schedule
+from alerts.storage.keys import Keys
 from bot.app import App
-from bot.regime import index_stats
-from bot.scenario import ReplayExchange
+from bot.feeds.replay import ReplayExchange
 from fakes.tg_harness import telegram_app
-from handlers.reply import Reply, Request
+from handlers.chat.reply import Reply, Request
 from tests.conftest import REDIS_URL
 from tests.replay import TODAY, ask, replay_app
 

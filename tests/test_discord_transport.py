@@ -14,18 +14,18 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from alerts.domain import fmt
+from alerts.domain.market import IndexSource, TickerSource
 from bot.app import App
 from bot.config import Settings
-from bot.exchange import CcxtExchange, ExchangeChain
-from bot.index_feed import YahooIndexFeed
-from bot.market import IndexSource, TickerSource
-from bot.scenario import ReplayExchange, ReplayIndex, Scenario
+from bot.feeds.exchange import CcxtExchange, ExchangeChain
+from bot.feeds.index_feed import YahooIndexFeed
+from bot.feeds.replay import ReplayExchange, ReplayIndex, Scenario
 from fakes.binance import FakeBinance
 from fakes.discord import FakeDiscord
 from fakes.discord_gateway import JSON, InteractionRecord
-from handlers import fmt
-from handlers.discord_ui import alert_text
-from handlers.reply import Reply, Request
+from handlers.chat.reply import Reply, Request
+from handlers.discord.ui import alert_text
 
 TOKEN = "fake-token.for-tests"
 TODAY = 1_764_000_000
@@ -362,7 +362,7 @@ async def test_dm_403_pauses_the_chat_and_logs_once(
     app = replay_app
     chat = f"dc:u:{CLOSED}"
     fake.forbid_dm(CLOSED)
-    caplog.set_level(logging.WARNING, logger="alerts.outbox")
+    caplog.set_level(logging.WARNING, logger="alerts.storage.outbox")
     for base in ("LINK", "HBAR"):  # the second alert is crossed after the chat was paused
         level = round(price(app, base) * 1.01, 6)
         await command(fake, "alert", option("symbol", base), option("condition", "above"),
@@ -375,7 +375,8 @@ async def test_dm_403_pauses_the_chat_and_logs_once(
         assert await app.alerts.is_paused(chat)
     await asyncio.sleep(0.2)
     assert fake.dm_messages(CLOSED) == []
-    logged = [r for r in caplog.records if r.name == "alerts.outbox" and chat in r.getMessage()]
+    outbox_log = "alerts.storage.outbox"
+    logged = [r for r in caplog.records if r.name == outbox_log and chat in r.getMessage()]
     assert len(logged) == 1 and "paused" in logged[0].getMessage()
     [kept] = await app.alerts.list(chat)  # a paused chat's alerts wait; /start resumes it
     assert kept.symbol == "HBAR/USDT"

@@ -6,9 +6,9 @@ import asyncio
 
 from redis.asyncio import Redis
 
-from alerts.engine import Engine
-from alerts.keys import OUTBOX_GROUP, SERIES_PRICE, Keys
-from alerts.model import Alert
+from alerts.domain.alert import Alert
+from alerts.storage.engine import Engine
+from alerts.storage.keys import OUTBOX_GROUP, SERIES_PRICE, Keys
 
 SYM = "LINK/USDT"
 
@@ -162,7 +162,7 @@ async def test_move_alerts_are_evaluated_per_group(redis: Redis, keys: Keys) -> 
 
 
 async def test_worker_crash_between_claim_and_send_delivers_once(redis: Redis, keys: Keys) -> None:
-    from alerts.outbox import DeliveryWorker, Job
+    from alerts.storage.outbox import DeliveryWorker, Job
 
     engine = Engine(redis, keys, no_ticks)
     for i in range(1, 6):

@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-from alerts.engine import Engine
-from alerts.keys import SERIES_PRICE, Keys
-from alerts.model import Alert
+from alerts.domain.alert import Alert
+from alerts.storage.engine import Engine
+from alerts.storage.keys import SERIES_PRICE, Keys
 from tests.conftest import REDIS_URL, delete_prefix
 
 SYM = "ADA/USDT"

@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from alerts.keys import Keys
-from bot.exchange import CcxtExchange, ExchangeChain
-from bot.index_feed import YahooIndexFeed
-from bot.market import BadData, FeedUnavailable, GeoBlocked, RateLimited, UnknownSymbol
-from bot.poller import Poller
-from bot.store import MarketStore
+from alerts.domain.market import BadData, FeedUnavailable, GeoBlocked, RateLimited, UnknownSymbol
+from alerts.storage.keys import Keys
+from alerts.storage.market_store import MarketStore
+from bot.feeds.exchange import CcxtExchange, ExchangeChain
+from bot.feeds.index_feed import YahooIndexFeed
+from bot.feeds.poller import Poller
 from fakes.binance import FakeBinance
 from fakes.yahoo import FakeYahoo
 

@@ -11,14 +11,14 @@ import pytest
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
-from alerts.keys import Keys
-from bot.backtest import R2K, History, run_backtest
+from alerts.domain.backtest import R2K, History, run_backtest
+from alerts.storage.keys import Keys
+from alerts.storage.market_store import MarketStore
 from bot.cli import backtest
 from bot.config import Settings
-from bot.exchange import CcxtExchange
-from bot.history import load_history
-from bot.index_feed import YahooIndexFeed
-from bot.store import MarketStore
+from bot.feeds.exchange import CcxtExchange
+from bot.feeds.history import load_history
+from bot.feeds.index_feed import YahooIndexFeed
 from fakes._data import generate_index_history
 from fakes.binance import FakeBinance
 from fakes.yahoo import FakeYahoo

@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.model import Alert, ParseError, parse_alert_args
+from alerts.domain.alert import Alert, ParseError, parse_alert_args
 from bot.config import ConfigError, Settings, load_settings
-from handlers.core import split_command
-from handlers.reply import UserError
-from handlers.services import Services
+from handlers.chat.core import split_command
+from handlers.chat.reply import UserError
+from handlers.chat.services import Services
 
 
 def services() -> Services:

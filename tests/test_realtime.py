@@ -18,19 +18,19 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from alerts.model import AlertSpec
+from alerts.domain.alert import AlertSpec
+from alerts.domain.market import FeedUnavailable
 from bot.app import App
 from bot.config import Settings
-from bot.exchange import CcxtExchange, build_exchange
-from bot.exchange_ws import CcxtTickerStream, ws_wanted
-from bot.index_feed import YahooIndexFeed
-from bot.market import FeedUnavailable
-from bot.poller import TickBatch
-from bot.realtime import RealtimeFeed, build_feed
-from bot.scenario import ReplayExchange, ReplayIndex, Scenario
+from bot.feeds.exchange import CcxtExchange, build_exchange
+from bot.feeds.exchange_ws import CcxtTickerStream, ws_wanted
+from bot.feeds.index_feed import YahooIndexFeed
+from bot.feeds.poller import TickBatch
+from bot.feeds.realtime import RealtimeFeed, build_feed
+from bot.feeds.replay import ReplayExchange, ReplayIndex, Scenario
 from fakes.binance_ws import FakeBinanceWs
 from fakes.yahoo import FakeYahoo
-from handlers.reply import Reply
+from handlers.chat.reply import Reply
 
 LINK = "LINK/USDT"
 

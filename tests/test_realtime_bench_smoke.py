@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from alerts.keys import Keys
+from alerts.storage.keys import Keys
 from bench import realtime_bench, realtime_report
 from bench.redis_memory import prefix_keys
 

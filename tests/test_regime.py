@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.market import DailyClose
-from bot.regime import breadth, classify, index_stats, r2k_state
+from alerts.domain.market import DailyClose
+from alerts.domain.regime import breadth, classify, index_stats, r2k_state
 
 DAY = 86400
 

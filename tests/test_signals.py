@@ -14,22 +14,22 @@ from dataclasses import dataclass
 import pytest
 from redis.asyncio import Redis
 
-from alerts.keys import Keys
-from alerts.subscriptions import SIGNALS, Subscriptions
+from alerts.domain import fmt
+from alerts.domain.market import Candle, DailyClose, Ticker
+from alerts.domain.regime import index_stats
+from alerts.storage.keys import Keys
+from alerts.storage.market_store import MarketStore
+from alerts.storage.subscriptions import SIGNALS, Subscriptions
+from alerts.usecases.signals import SignalDetector, near_signal, record_signal
 from bot.app import App
 from bot.config import Settings
 from bot.demo import run_demo
-from bot.market import Candle, DailyClose, Ticker
-from bot.regime import index_stats
-from bot.scenario import BREAKOUT_STEP, ReplayExchange, ReplayIndex, Scenario
-from bot.signals import SignalDetector, near_signal, record_signal
-from bot.store import MarketStore
-from handlers import fmt
+from bot.feeds.replay import BREAKOUT_STEP, ReplayExchange, ReplayIndex, Scenario
+from handlers.chat.core import CommandCore
+from handlers.chat.registry import build_core
+from handlers.chat.reply import Reply, Request
+from handlers.chat.services import Services
 from handlers.console import CONSOLE_CHAT, ConsoleTransport
-from handlers.core import CommandCore
-from handlers.registry import build_core
-from handlers.reply import Reply, Request
-from handlers.services import Services
 from tests.conftest import REDIS_URL
 
 DAY = 86400

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from alerts.keys import OUTBOX_GROUP, Keys
+from alerts.domain import fmt
+from alerts.storage.keys import OUTBOX_GROUP, Keys
 from fakes.tg_harness import telegram_app
-from handlers import fmt
-from handlers.reply import Reply
-from handlers.telegram_delivery import MAX_MESSAGE_CHARS
+from handlers.chat.reply import Reply
+from handlers.telegram.delivery import MAX_MESSAGE_CHARS
 
 
 async def test_coin_reply_carries_the_exchange_price_change_and_volume(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from redis.asyncio import Redis
 
-from alerts.keys import Keys
+from alerts.storage.keys import Keys
 from bench import telegram_bench
 from bench.redis_memory import prefix_keys
 

@@ -20,9 +20,9 @@ from redis.asyncio import Redis
 from telegram import Update
 
 from fakes.tg_harness import Harness, telegram_app
-from handlers.registry import all_commands, build_core
-from handlers.reply import Reply, Request
-from handlers.telegram_delivery import MAX_MESSAGE_CHARS, render_chunks
+from handlers.chat.registry import all_commands, build_core
+from handlers.chat.reply import Reply, Request
+from handlers.telegram.delivery import MAX_MESSAGE_CHARS, render_chunks
 from tests.conftest import REDIS_URL, delete_prefix
 
 INTERNAL_ERROR = "Something went wrong on our side"

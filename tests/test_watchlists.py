@@ -9,14 +9,14 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from alerts.keys import Keys
-from alerts.watchlists import WATCHLIST_MAX, Watchlists
+from alerts.storage.keys import Keys
+from alerts.storage.watchlists import WATCHLIST_MAX, Watchlists
 from bot.app import App
 from bot.config import Settings
-from bot.exchange import CcxtExchange, ExchangeChain
-from bot.index_feed import YahooIndexFeed
-from bot.poller import Poller
-from bot.scenario import ReplayExchange
+from bot.feeds.exchange import CcxtExchange, ExchangeChain
+from bot.feeds.index_feed import YahooIndexFeed
+from bot.feeds.poller import Poller
+from bot.feeds.replay import ReplayExchange
 from fakes.binance import FakeBinance, market_id
 from fakes.yahoo import FakeYahoo
 from tests.replay import ask, replay_app

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from alerts.domain.market import MarketError
 from bot.app import App
 from bot.config import Settings
-from bot.exchange import CcxtExchange
-from bot.index_feed import YahooIndexFeed
-from bot.market import MarketError
-from handlers.reply import Reply, Request
+from bot.feeds.exchange import CcxtExchange
+from bot.feeds.index_feed import YahooIndexFeed
+from handlers.chat.reply import Reply, Request
 from tests.conftest import REDIS_URL, delete_prefix
 from tests.reliability.stack import Stack
 

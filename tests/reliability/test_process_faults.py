@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from alerts.engine import Engine
-from alerts.keys import SERIES_PRICE, Keys
-from alerts.model import Alert
+from alerts.domain.alert import Alert
+from alerts.storage.engine import Engine
+from alerts.storage.keys import SERIES_PRICE, Keys
 from tests.reliability.stack import Stack, kill9
 
 pytestmark = pytest.mark.slow

@@ -1,0 +1,225 @@
+"""Scheduled digests: schedules and next-run times in Redis, claimed atomically.
+
+A sorted set holds each chat's next run (unix seconds); a hash holds its schedule.
+Every replica may run the scheduler: a due digest is claimed by a compare-and-set
+script that also reschedules it and appends the outbox job, so a restart neither
+skips nor repeats one and two replicas never both send it. A digest missed while
+the bot was down is sent late once if it is less than `LATE_GRACE_SECONDS` late;
+older ones are skipped. Next runs are computed in the chat's timezone (zoneinfo),
+so 08:30 stays 08:30 local across daylight-saving changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time as _time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from redis.asyncio import Redis
+
+from alerts.storage.engine import load_lua
+from alerts.storage.keys import Keys
+from handlers.chat.reply import Reply
+
+log = logging.getLogger(__name__)
+
+LATE_GRACE_SECONDS = 3600
+LOOP_MAX_SLEEP_SECONDS = 20.0
+DUE_BATCH = 200
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """Daily (`weekday` None) or weekly at `hour:minute` wall-clock time in `tz`."""
+
+    hour: int
+    minute: int
+    tz: str = "UTC"
+    weekday: int | None = None  # 0 = Monday
+
+    def pack(self) -> str:
+        day = "*" if self.weekday is None else WEEKDAYS[self.weekday]
+        return f"{day}|{self.hour:02d}:{self.minute:02d}|{self.tz}"
+
+    @classmethod
+    def unpack(cls, packed: str) -> Schedule:
+        day, hhmm, tz = packed.split("|")
+        hour, minute = (int(x) for x in hhmm.split(":"))
+        return cls(hour, minute, tz, None if day == "*" else WEEKDAYS.index(day))
+
+    @property
+    def weekly(self) -> bool:
+        return self.weekday is not None
+
+    def describe(self) -> str:
+        at = f"{self.hour:02d}:{self.minute:02d} {self.tz}"
+        if self.weekday is None:
+            return f"daily at {at}"
+        return f"weekly on {WEEKDAY_NAMES[self.weekday]} at {at}"
+
+    def next_run(self, after: float) -> int:
+        """The first run strictly after `after` (unix seconds), as unix seconds.
+
+        A wall-clock time skipped by a spring-forward change runs when the clocks
+        have jumped (02:30 → 03:30); a repeated one (autumn) runs at its first
+        occurrence only.
+        """
+        tz = ZoneInfo(self.tz)
+        start = datetime.fromtimestamp(after, tz).date()
+        for offset in range(-1, 9):
+            day = start + timedelta(days=offset)
+            if self.weekday is not None and day.weekday() != self.weekday:
+                continue
+            at = int(datetime.combine(day, time(self.hour, self.minute), tzinfo=tz).timestamp())
+            if at > after:
+                return at
+        raise AssertionError("a daily or weekly time recurs within 8 days")  # pragma: no cover
+
+
+class Digests:
+    """A chat's digest schedule: set, read, switch off."""
+
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self.redis: Any = redis
+        self.keys = keys
+
+    async def set(self, chat: str, schedule: Schedule, now: float) -> int:
+        """Store the schedule and its next run (replacing any earlier one)."""
+        next_run = schedule.next_run(now)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(self.keys.digest_config, chat, schedule.pack())
+        pipe.zadd(self.keys.digest_due, {chat: next_run})
+        await pipe.execute()
+        return next_run
+
+    async def off(self, chat: str) -> bool:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hdel(self.keys.digest_config, chat)
+        pipe.zrem(self.keys.digest_due, chat)
+        removed, _ = await pipe.execute()
+        return bool(removed)
+
+    async def get(self, chat: str) -> tuple[Schedule, int | None] | None:
+        """The schedule and its next run, or None when the chat has no digest."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hget(self.keys.digest_config, chat)
+        pipe.zscore(self.keys.digest_due, chat)
+        packed, score = await pipe.execute()
+        if packed is None:
+            return None
+        return Schedule.unpack(packed), None if score is None else int(score)
+
+
+Build = Callable[[str, Schedule], Awaitable[Reply]]
+
+
+class DigestScheduler:
+    """Sends due digests through the outbox; safe to run on every replica at once."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        build: Build,
+        *,
+        clock: Callable[[], float] = _time.time,
+        grace: float = LATE_GRACE_SECONDS,
+    ) -> None:
+        self.redis: Any = redis
+        self.keys = keys
+        self.build = build
+        self.clock = clock
+        self.grace = grace
+        self.digests = Digests(redis, keys)
+        self._claim = redis.register_script(load_lua("digest_claim"))
+        self.sent = 0
+        self.skipped = 0
+
+    async def _claim_one(
+        self, chat: str, due: int, packed: str, next_run: int, fields: dict[str, str] | None
+    ) -> bool:
+        args: list[Any] = [chat, due, packed, next_run, "1" if fields else "0"]
+        for name, value in (fields or {}).items():
+            args.extend([name, value])
+        keys = [self.keys.digest_due, self.keys.digest_config, self.keys.outbox]
+        return bool(await self._claim(keys=keys, args=args))
+
+    async def run_once(self) -> int:
+        """Handle every digest due now; returns how many were queued for delivery."""
+        now = self.clock()
+        due = await self.redis.zrangebyscore(
+            self.keys.digest_due, "-inf", now, start=0, num=DUE_BATCH, withscores=True
+        )
+        if not due:
+            return 0
+        packs = await self.redis.hmget(self.keys.digest_config, [chat for chat, _ in due])
+        queued = 0
+        for (chat, score), packed in zip(due, packs, strict=True):
+            queued += await self._handle(chat, int(score), packed, now)
+        return queued
+
+    async def _handle(self, chat: str, due: int, packed: str | None, now: float) -> int:
+        try:
+            schedule = Schedule.unpack(packed or "")
+            next_run = schedule.next_run(now)
+        except (ValueError, ZoneInfoNotFoundError):
+            log.error("dropping the unreadable digest schedule of %s: %r", chat, packed)
+            await self.digests.off(chat)
+            return 0
+        if now - due > self.grace:
+            if await self._claim_one(chat, due, packed or "", next_run, None):
+                self.skipped += 1
+                log.info(
+                    "digest of %s missed by %.0fs: skipped, next at %d", chat, now - due, next_run
+                )
+            return 0
+        try:
+            reply = await self.build(chat, schedule)
+        except Exception:
+            log.exception("building the digest of %s failed; retrying next round", chat)
+            return 0
+        fields = {
+            "t": "digest",
+            "chat": chat,
+            "title": reply.title,
+            "body": "\n".join(reply.lines),
+            "buttons": buttons_field(reply),
+            "due": str(due),
+            "at": repr(now),
+            "tick": repr(float(due)),
+        }
+        if not await self._claim_one(chat, due, packed or "", next_run, fields):
+            return 0  # another replica (or an earlier run) claimed it
+        self.sent += 1
+        return 1
+
+    async def seconds_to_next(self) -> float:
+        first = await self.redis.zrange(self.keys.digest_due, 0, 0, withscores=True)
+        if not first:
+            return LOOP_MAX_SLEEP_SECONDS
+        return max(0.0, float(first[0][1]) - self.clock())
+
+    async def run(self) -> None:
+        """Loop until cancelled; wakes at the next due time (at most every 20 s)."""
+        while True:
+            try:
+                await self.run_once()
+                delay = min(LOOP_MAX_SLEEP_SECONDS, await self.seconds_to_next())
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("digest scheduler error; retrying")
+                delay = LOOP_MAX_SLEEP_SECONDS
+            await asyncio.sleep(max(0.5, delay))
+
+
+def buttons_field(reply: Reply) -> str:
+    """A reply's buttons as `label\\tdata` lines (rows not kept: digests have one row)."""
+    return "\n".join(f"{b.label}\t{b.data}" for row in reply.buttons for b in row)

@@ -1,0 +1,204 @@
+"""Alert commands: /alert, /alerts, /delete, and their buttons."""
+
+from __future__ import annotations
+
+from alerts.domain import fmt
+from alerts.domain.alert import STATE_ARMED, USAGE, Alert, AlertSpec, ParseError, parse_alert_args
+from alerts.usecases.alerts import AlertService, Created
+from handlers.chat.core import Router
+from handlers.chat.reply import Button, Reply, Request, UserError, available, require_group_admin
+from handlers.chat.services import Services
+
+router = Router()
+
+NOT_ADVICE = "Information, not advice."
+
+
+def describe(alert: Alert) -> str:
+    """The condition in words, e.g. `above 9.5` or `moves 5% within 1h`."""
+    if alert.kind == "a":
+        return f"above {fmt.price(alert.level)}"
+    if alert.kind == "b":
+        return f"below {fmt.price(alert.level)}"
+    if alert.kind in ("pu", "pd"):
+        change = (alert.level / alert.ref - 1) * 100
+        return f"{change:+.4g}% → {fmt.price(alert.level)}"
+    if alert.kind == "m":
+        return f"moves {alert.level:g}% within {fmt.age(alert.window)}"
+    return f"24h volume ≥ {alert.level:g}× its 30-day mean"
+
+
+def when_text(alert: Alert) -> str:
+    if alert.kind in ("a", "b"):
+        return f"when it crosses {describe(alert)}"
+    if alert.kind in ("pu", "pd"):
+        return f"when it reaches {fmt.price(alert.level)} ({describe(alert).split(' ')[0]})"
+    if alert.kind == "m":
+        return f"when it {describe(alert)}"
+    return f"when its {describe(alert)}"
+
+
+def options_text(alert: Alert) -> str:
+    parts = []
+    if alert.repeat:
+        parts.append(f"repeats, cooldown {fmt.age(alert.cooldown)}")
+    if alert.expires:
+        parts.append(f"expires {fmt.when(alert.expires)}")
+    return ", ".join(parts)
+
+
+def _alerts(svc: Services) -> AlertService:
+    return available(svc.alerts, "Alerts")
+
+
+
+def _parse_id(raw: str | None) -> int:
+    text = (raw or "").lstrip("#")
+    if not text.isdigit() or len(text) > 12:
+        raise UserError("Which alert? Give its number, e.g. /delete 12.", "See /alerts.")
+    return int(text)
+
+
+def created_reply(created: Created) -> Reply:
+    a = created.alert
+    lines = [f"Now {fmt.price(created.price)}. I'll message this chat {when_text(a)}."]
+    if a.kind in ("pu", "pd"):
+        lines.append(f"Reference price {fmt.price(a.ref)} (the price now).")
+    extra = options_text(a)
+    if extra:
+        lines.append(extra.capitalize() + ".")
+    buttons = [[Button("Undo (delete)", f"del:{a.id}"), Button("My alerts", "list")]]
+    title = f"✅ Alert #{a.id} set: {a.symbol} {describe(a)}"
+    return Reply(title, lines, footer=NOT_ADVICE, buttons=buttons, tone="neutral")
+
+
+@router.command(
+    "alert",
+    "Set a price, percent, move or volume alert",
+    "/alert SYMBOL above|below PRICE | +N% | move N% WINDOW | volume Nx"
+    " [repeat] [cooldown 15m] [for 7d]",
+    "/alert LINK above 9.5",
+    changes_state=True,
+)
+async def alert(svc: Services, req: Request, args: list[str]) -> Reply:
+    if not args:
+        raise UserError("What should I watch?", USAGE)
+    symbol = await svc.tracked_symbol(args[0])
+    try:
+        spec = parse_alert_args(args[1:])
+    except ParseError as exc:
+        raise UserError(str(exc), USAGE) from None
+    created = await _alerts(svc).create(req.chat, symbol, spec)
+    if svc.watchlists is not None:  # an alert keeps its symbol tracked after /watch remove
+        await svc.watchlists.keep_tracked(symbol)
+    return created_reply(created)
+
+
+@router.callback("mk")
+async def make_target_alert(svc: Services, req: Request, args: list[str]) -> Reply:
+    """The `Alert +40%` buttons under /coin."""
+    require_group_admin(req, "alerts")
+    if len(args) != 2 or args[1] not in ("40", "100", "150"):
+        raise UserError("That button is no longer valid.")
+    symbol = svc.parse_symbol(args[0])
+    spec = AlertSpec("percent", float(args[1]))
+    return created_reply(await _alerts(svc).create(req.chat, symbol, spec))
+
+
+@router.command("alerts", "List this chat's alerts", "/alerts", "/alerts")
+async def list_alerts(svc: Services, req: Request, args: list[str]) -> Reply:
+    return await _list(svc, req)
+
+
+@router.callback("list")
+async def list_button(svc: Services, req: Request, args: list[str]) -> Reply:
+    return await _list(svc, req)
+
+
+async def _list(svc: Services, req: Request) -> Reply:
+    service = _alerts(svc)
+    alerts = await service.list(req.chat)
+    paused = await service.is_paused(req.chat)
+    if not alerts:
+        return Reply("No alerts yet", ["Set one with /alert LINK above 9.5 or /alert AVAX +40%."])
+    lines = []
+    buttons = []
+    for a in alerts:
+        state = "armed" if a.state == STATE_ARMED else "waiting to re-arm"
+        last = f", last fired {fmt.when(a.last_fired)}" if a.last_fired else ""
+        extra = options_text(a)
+        if a.snoozed_until > svc.clock():
+            extra += f"{', ' if extra else ''}snoozed until {fmt.when(a.snoozed_until)}"
+        lines.append(
+            f"#{a.id} {a.symbol} {describe(a)} — {state}; ref {fmt.price(a.ref)}, "
+            f"created {fmt.when(a.created)}{last}" + (f"; {extra}" if extra else "")
+        )
+        buttons.append([Button(f"Delete #{a.id}", f"del:{a.id}")])
+    if paused:
+        lines.append("⚠️ Deliveries here are paused (a message failed). Send /start to resume.")
+    if len(alerts) > 1:
+        buttons.append([Button("Delete all", "delall")])
+    title = f"Your alerts ({len(alerts)}/{service.quota})"
+    return Reply(title, lines, buttons=buttons[:20], ephemeral=True)
+
+
+@router.command(
+    "delete",
+    "Delete an alert (or all)",
+    "/delete ID | /delete all",
+    "/delete 12",
+    changes_state=True,
+)
+async def delete(svc: Services, req: Request, args: list[str]) -> Reply:
+    if args and args[0].lower() == "all":
+        count = len(await _alerts(svc).list(req.chat))
+        if not count:
+            return Reply("No alerts to delete.")
+        return Reply(
+            f"Delete all {count} alerts of this chat?",
+            ["This cannot be undone."],
+            buttons=[[Button("Yes, delete all", "delall:yes"), Button("Cancel", "list")]],
+            tone="warn",
+        )
+    return await _delete_one(svc, req, _parse_id(args[0] if args else None))
+
+
+async def _delete_one(svc: Services, req: Request, alert_id: int) -> Reply:
+    require_group_admin(req, "alerts")
+    gone = await _alerts(svc).delete(req.chat, alert_id)
+    return Reply(
+        f"🗑 Deleted alert #{gone.id}: {gone.symbol} {describe(gone)}",
+        buttons=[[Button("My alerts", "list")]],
+    )
+
+
+@router.callback("del")
+async def delete_button(svc: Services, req: Request, args: list[str]) -> Reply:
+    return await _delete_one(svc, req, _parse_id(args[0] if args else None))
+
+
+@router.callback("delall")
+async def delete_all_button(svc: Services, req: Request, args: list[str]) -> Reply:
+    require_group_admin(req, "alerts")
+    if args != ["yes"]:
+        return await delete(svc, req, ["all"])
+    removed = await _alerts(svc).delete_all(req.chat)
+    return Reply(f"🗑 Deleted {removed} alerts.")
+
+
+@router.callback("snz")
+async def snooze_button(svc: Services, req: Request, args: list[str]) -> Reply:
+    """`Snooze 1h` under a fired repeat alert: it stays armed but stays quiet for an hour."""
+    require_group_admin(req, "alerts")
+    alert = await _alerts(svc).snooze(req.chat, _parse_id(args[0] if args else None))
+    return Reply(
+        f"😴 Alert #{alert.id} snoozed until {fmt.when(alert.snoozed_until)}",
+        [f"{alert.symbol} {describe(alert)} stays armed and quiet until then."],
+        buttons=[[Button(f"Delete #{alert.id}", f"del:{alert.id}"), Button("My alerts", "list")]],
+    )
+
+
+@router.callback("rearm")
+async def rearm_button(svc: Services, req: Request, args: list[str]) -> Reply:
+    require_group_admin(req, "alerts")
+    return created_reply(await _alerts(svc).rearm(req.chat, _parse_id(args[0] if args else None)))

@@ -1,0 +1,120 @@
+"""Watchlist commands: /watch, /watch add SYMBOL, /watch remove SYMBOL."""
+
+from __future__ import annotations
+
+from alerts.domain import fmt
+from alerts.storage.watchlists import WATCHLIST_MAX, Watchlists
+from handlers.chat.core import Router
+from handlers.chat.reply import Button, Reply, Request, UserError, available, require_group_admin
+from handlers.chat.services import Services
+
+router = Router()
+
+USAGE = "/watch add SYMBOL · /watch remove SYMBOL · /watch (list)"
+ADD_WORDS = ("add", "+")
+REMOVE_WORDS = ("remove", "rm", "del", "delete", "-")
+
+
+def _watchlists(svc: Services) -> Watchlists:
+    return available(svc.watchlists, "Watchlists")
+
+
+
+@router.command(
+    "watch",
+    "Your own coins next to the default ones (digests, /coin, /alert)",
+    USAGE,
+    "/watch add SOL",
+)
+async def watch(svc: Services, req: Request, args: list[str]) -> Reply:
+    if not args:
+        return await list_reply(svc, req)
+    verb = args[0].lower()
+    if verb in ADD_WORDS:
+        return await add(svc, req, args[1] if len(args) > 1 else None)
+    if verb in REMOVE_WORDS:
+        return await remove(svc, req, args[1] if len(args) > 1 else None)
+    raise UserError(f"/watch {args[0]}? Use one of: {USAGE}.")
+
+
+@router.callback("unwatch")
+async def unwatch_button(svc: Services, req: Request, args: list[str]) -> Reply:
+    """The Remove buttons of the /watch list."""
+    return await remove(svc, req, args[0] if args else None)
+
+
+async def add(svc: Services, req: Request, raw: str | None) -> Reply:
+    require_group_admin(req, "watchlist")
+    lists = _watchlists(svc)
+    if not raw:
+        raise UserError("Which coin?", "For example /watch add SOL.")
+    symbol = svc.parse_symbol(raw, any_listed=True)
+    base = symbol.split("/")[0]
+    if base in svc.settings.tracked_bases:
+        return Reply(f"{symbol} is a default coin: it is on every board already.")
+    result = await lists.add(req.chat, symbol)
+    if result == "already":
+        return Reply(f"{symbol} is already on this chat's watchlist.")
+    if result == "chat_full":
+        raise UserError(
+            f"This chat already watches {WATCHLIST_MAX} coins, the most it can.",
+            "Remove one with /watch remove SYMBOL.",
+        )
+    if result == "cap":
+        raise UserError(
+            f"altbot already tracks its maximum of {lists.cap} symbols (MAX_TRACKED_SYMBOLS), "
+            f"so it cannot start tracking {symbol}.",
+            "Watch a coin someone else already watches, or ask the bot's admin to raise the cap.",
+        )
+    interval = fmt.age(svc.settings.poll_interval_seconds)
+    lines = [
+        f"Tracking starts with the next poll (within {interval}); then /coin {base}, "
+        f"/alert {base} … and your digest include it."
+    ]
+    buttons = [[Button("My watchlist", "watchlist"), Button(f"Remove {base}", f"unwatch:{base}")]]
+    return Reply(f"👀 Watching {symbol}", lines, buttons=buttons)
+
+
+async def remove(svc: Services, req: Request, raw: str | None) -> Reply:
+    require_group_admin(req, "watchlist")
+    lists = _watchlists(svc)
+    if not raw:
+        raise UserError("Which coin?", "For example /watch remove SOL.")
+    try:
+        symbol = svc.parse_symbol(raw, any_listed=True)
+    except UserError:  # delisted since it was added: still removable
+        symbol = f"{raw.strip().upper().split('/')[0]}/{svc.settings.quote}"
+        if symbol not in await lists.of(req.chat):
+            raise
+    if not await lists.remove(req.chat, symbol):
+        raise UserError(f"{symbol} is not on this chat's watchlist.", "See /watch.")
+    return Reply(f"Removed {symbol} from this chat's watchlist.")
+
+
+@router.callback("watchlist")
+async def list_button(svc: Services, req: Request, args: list[str]) -> Reply:
+    return await list_reply(svc, req)
+
+
+async def list_reply(svc: Services, req: Request) -> Reply:
+    lists = _watchlists(svc)
+    symbols = await lists.of(req.chat)
+    defaults = ", ".join(svc.settings.coins)
+    footer = f"altbot tracks {await lists.count()} of at most {lists.cap} symbols."
+    if not symbols:
+        lines = [f"On every board: {defaults}.", "Add your own coins with /watch add SOL."]
+        return Reply("Your watchlist is empty", lines, footer=footer)
+    lines = []
+    for symbol in symbols:
+        snap, stale = await svc.fresh_snapshot(symbol)
+        if snap is None:
+            lines.append(f"{symbol}: tracking starts with the next poll")
+            continue
+        flag = f" (stale, {fmt.age(snap.age(svc.clock()))} old)" if stale else ""
+        lines.append(f"{symbol} {fmt.price(snap.price)} {fmt.pct(snap.change_pct)}{flag}")
+    lines.append(f"Also on every board: {defaults}.")
+    buttons = [
+        [Button(f"Remove {s.split('/')[0]}", f"unwatch:{s.split('/')[0]}")] for s in symbols[:10]
+    ]
+    title = f"Your watchlist ({len(symbols)}/{WATCHLIST_MAX})"
+    return Reply(title, lines, footer=footer, buttons=buttons, ephemeral=True)

@@ -1,0 +1,157 @@
+"""The transport-agnostic command core: parse → act → `Reply` (or `UserError`).
+
+Feature modules declare their commands and button callbacks on a `Router`
+(aiogram-style); the core merges the routers, validates input once, applies the
+per-chat rate limit and turns every failure into a short, friendly reply.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from handlers.chat.reply import Reply, Request, UserError, error_reply
+
+log = logging.getLogger(__name__)
+
+MAX_COMMAND_CHARS = 512
+COMMANDS_PER_MINUTE = 20
+
+CommandFn = Callable[[Any, Request, list[str]], Awaitable[Reply]]
+CallbackFn = Callable[[Any, Request, list[str]], Awaitable[Reply]]
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    """A command as users see it in /help and in the transports' menus."""
+
+    name: str
+    summary: str
+    usage: str
+    example: str
+    handler: CommandFn
+    admin_only: bool = False
+    changes_state: bool = False
+
+
+@dataclass
+class Router:
+    """Commands and callbacks of one feature module."""
+
+    commands: dict[str, CommandSpec] = field(default_factory=dict)
+    callbacks: dict[str, CallbackFn] = field(default_factory=dict)
+
+    def command(
+        self,
+        name: str,
+        summary: str,
+        usage: str,
+        example: str,
+        *,
+        admin_only: bool = False,
+        changes_state: bool = False,
+    ) -> Callable[[CommandFn], CommandFn]:
+        def register(fn: CommandFn) -> CommandFn:
+            self.commands[name] = CommandSpec(
+                name, summary, usage, example, fn, admin_only, changes_state
+            )
+            return fn
+
+        return register
+
+    def callback(self, verb: str) -> Callable[[CallbackFn], CallbackFn]:
+        def register(fn: CallbackFn) -> CallbackFn:
+            self.callbacks[verb] = fn
+            return fn
+
+        return register
+
+
+def split_command(text: str) -> tuple[str, list[str]] | None:
+    """`/coin@altbot LINK` → (`coin`, [`LINK`]); None when the text is not a command."""
+    text = text.strip()
+    if not text.startswith("/"):
+        return None
+    head, *args = text.split()
+    name = head[1:].split("@", 1)[0].lower()
+    if not name or not name.isascii() or not name.replace("_", "").isalnum():
+        raise UserError("That is not a command I know.", "Send /help for the list.")
+    return name, args
+
+
+class CommandCore:
+    """Dispatches requests to the routers' handlers; `services` is what they act on."""
+
+    def __init__(
+        self,
+        services: Any,
+        routers: Sequence[Router],
+        *,
+        rate_limiter: Callable[[str], Awaitable[bool]] | None = None,
+        on_served: Callable[[Request], None] | None = None,
+    ) -> None:
+        self.services = services
+        self.commands: dict[str, CommandSpec] = {}
+        self.callbacks: dict[str, CallbackFn] = {}
+        for router in routers:
+            self.commands.update(router.commands)
+            self.callbacks.update(router.callbacks)
+        self._allow = rate_limiter
+        self._on_served = on_served
+        self.served = 0
+
+    def menu(self) -> list[CommandSpec]:
+        """Commands in declaration order, for menus and /help."""
+        return list(self.commands.values())
+
+    async def _guarded(self, req: Request, act: Callable[[], Awaitable[Reply]]) -> Reply:
+        if self._allow is not None and not await self._allow(req.chat):
+            return error_reply(UserError("Slow down a little: too many commands this minute."))
+        started = time.perf_counter()
+        try:
+            reply = await act()
+        except UserError as err:
+            reply = error_reply(err)
+        except Exception:
+            log.exception("command failed: %r", req.text[:80])
+            reply = error_reply(UserError("Something went wrong on our side; please try again."))
+        self.served += 1
+        if self._on_served is not None:
+            self._on_served(req)
+        log.debug("served %r in %.1f ms", req.text[:40], (time.perf_counter() - started) * 1000)
+        return reply
+
+    async def handle(self, req: Request) -> Reply | None:
+        """Answer a text message; None when it is not a command (we stay quiet then)."""
+        if len(req.text) > MAX_COMMAND_CHARS:
+            if not req.text.lstrip().startswith("/"):
+                return None
+            return error_reply(UserError("That message is too long for a command."))
+        try:
+            parsed = split_command(req.text)
+        except UserError as err:
+            return error_reply(err)
+        if parsed is None:
+            return None
+        name, args = parsed
+        spec = self.commands.get(name)
+        if spec is None:
+            return error_reply(UserError(f"Unknown command /{name}.", "Send /help for the list."))
+        if spec.admin_only and not req.is_admin:
+            return error_reply(UserError("That command is for the bot's admins."))
+        if spec.changes_state and req.is_group and not req.is_admin:
+            return error_reply(
+                UserError("Only this group's admins can change its alerts and subscriptions.")
+            )
+        return await self._guarded(req, lambda: spec.handler(self.services, req, args))
+
+    async def handle_callback(self, req: Request, data: str) -> Reply:
+        """Answer a button press; stale or forged data gets a polite answer."""
+        verb, *args = data.split(":")
+        fn = self.callbacks.get(verb)
+        if fn is None or len(data) > 64:
+            return error_reply(UserError("That button is no longer valid."))
+        return await self._guarded(req, lambda: fn(self.services, req, args))

@@ -1,0 +1,420 @@
+"""Discord transport (discord.py `app_commands`): slash commands, embeds, buttons, pushes.
+
+Thin, like the Telegram one: each slash command is rebuilt as the equivalent text
+command (`/alert LINK above 9.5 repeat for 7d`) and handed to the command core; the
+reply comes back as an embed (handlers/discord_ui.py). Chat keys:
+
+* personal commands (/alert, /alerts, /delete, /subscribe without a channel, and
+  button presses) act for the caller's DM chat `dc:u:<user>`, in a server too, so
+  alerts arrive by DM and any member manages their own (`is_group=False`);
+* /subscribe and /unsubscribe with a channel act for `dc:c:<channel>` and need the
+  Manage Server permission (`is_group=True`, `is_admin=True` once checked); the
+  buttons of such replies carry the channel, so they act for it too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable
+from typing import Any
+
+import aiohttp
+import discord
+import yarl
+from discord import app_commands
+
+from alerts.storage.subscriptions import SIGNALS
+from handlers.chat.commands.charts import RANGES
+from handlers.chat.core import CommandCore
+from handlers.chat.reply import (
+    ChatUnreachable,
+    DeliveryDeferred,
+    Reply,
+    Request,
+    UserError,
+    error_reply,
+)
+from handlers.chat.services import Services
+from handlers.discord.complete import alert_choices, symbol_choices
+from handlers.discord.ui import CoreButton, alert_text, cut, message_kwargs
+
+log = logging.getLogger(__name__)
+
+Choice = app_commands.Choice
+CONDITIONS = [
+    Choice(name="above a price", value="above"),
+    Choice(name="below a price", value="below"),
+    Choice(name="percent from now (+40, -20)", value="percent"),
+    Choice(name="move within a window (5% 1h)", value="move"),
+    Choice(name="24h volume multiple (3x)", value="volume"),
+]
+SIGNAL_CHOICES = [Choice(name="all signals", value="all")] + [
+    Choice(name=cut(f"{name}: {what}", 100), value=name) for name, what in SIGNALS.items()
+]
+RANGE_CHOICES = [Choice(name=r, value=r) for r in RANGES]
+DEFER_AFTER = 2.0  # Discord drops an interaction not answered within 3 s: defer before that
+READY_TIMEOUT = 30.0
+# discord.py fires `ready` this long after the last GUILD_CREATE (default 2 s). Nothing here
+# needs a complete guild cache at start-up: guilds arriving later are cached all the same.
+GUILD_READY_TIMEOUT = 0.5
+NO_PERMISSION = "You need the Manage Server permission to use /{verb} for #{channel}."
+
+
+def user_chat(user_id: int) -> str:
+    return f"dc:u:{user_id}"
+
+
+def channel_chat(channel_id: int) -> str:
+    return f"dc:c:{channel_id}"
+
+
+def manages_server(interaction: discord.Interaction[Any]) -> bool:
+    perms = interaction.permissions
+    return interaction.guild is not None and (perms.manage_guild or perms.administrator)
+
+
+class _Client(discord.Client):
+    """discord.py client with the command tree; `transport` answers button presses."""
+
+    def __init__(self, transport: DiscordTransport, guild_ready_timeout: float) -> None:
+        intents = discord.Intents.default()  # nothing privileged: no message content, no members
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # no voice used
+        super().__init__(intents=intents, guild_ready_timeout=guild_ready_timeout)
+        self.transport = transport
+        self.tree: app_commands.CommandTree[_Client] = app_commands.CommandTree(self)
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(CoreButton)
+
+
+class DiscordTransport:
+    """Owns the discord.py client; `start`/`stop` are called by the composition root."""
+
+    def __init__(
+        self,
+        core: CommandCore,
+        token: str,
+        *,
+        api_url: str | None = None,
+        gateway_url: str | None = None,
+        guild_id: int | None = None,
+        guild_ready_timeout: float = GUILD_READY_TIMEOUT,
+        ready_timeout: float = READY_TIMEOUT,
+    ) -> None:
+        self.core = core
+        self.services: Services = core.services
+        self.token = token
+        self.api_url = api_url
+        self.gateway_url = gateway_url
+        self.guild_id = guild_id
+        self.ready_timeout = ready_timeout
+        self._guild_ready_timeout = guild_ready_timeout
+        self.client = _Client(self, guild_ready_timeout)
+        self._register(self.client.tree)
+        self._task: asyncio.Task[None] | None = None
+        self._saved: tuple[str, yarl.URL] | None = None
+
+    # ----------------------------------------------------------------- lifecycle
+    async def start(self, *, connect: bool = True) -> None:
+        """Point discord.py at the configured servers, log in, sync commands, connect.
+
+        With `connect=False` only REST is used (pushes work); the gateway, which receives
+        the slash commands, is then a leader duty (`run_gateway`), one replica at a time.
+        """
+        self._saved = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+        if self.api_url:
+            discord.http.Route.BASE = self.api_url.rstrip("/")
+        if self.gateway_url:
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.gateway_url)
+        await self.client.login(self.token)
+        await self._sync()
+        if connect:
+            await self._connect()
+
+    async def _connect(self) -> None:
+        self._task = asyncio.create_task(self.client.connect(), name="discord-gateway")
+        ready = asyncio.ensure_future(self.client.wait_until_ready())
+        done, _ = await asyncio.wait(
+            {ready, self._task}, timeout=self.ready_timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        if ready not in done:
+            ready.cancel()
+        if self._task in done:
+            self._task.result()  # the gateway refused us (bad token, privileged intents): raise
+            raise RuntimeError("the Discord gateway connection ended during start-up")
+        if not done:
+            log.warning("discord: not ready after %.0fs; still connecting", self.ready_timeout)
+        log.info("discord transport started as %s", self.client.user)
+
+    async def run_gateway(self) -> None:
+        """Hold the gateway while this replica leads; on cancel, fall back to REST only."""
+        await self._connect()
+        try:
+            if self._task is not None:
+                await self._task
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.client.close(), 10)
+            self._task = None
+            self.client = _Client(self, self._guild_ready_timeout)
+            self._register(self.client.tree)
+            with contextlib.suppress(Exception):
+                await self.client.login(self.token)
+
+    async def _sync(self) -> None:
+        """Guild sync (instant, for development) when DISCORD_GUILD_ID is set, else global."""
+        tree = self.client.tree
+        try:
+            if self.guild_id is not None:
+                guild = discord.Object(id=self.guild_id)
+                tree.copy_global_to(guild=guild)
+                synced = await tree.sync(guild=guild)
+            else:
+                synced = await tree.sync()
+        except discord.HTTPException as exc:  # e.g. invited without applications.commands
+            log.error("discord: could not register slash commands: %s", exc)
+            return
+        log.info("discord: %d slash commands synced", len(synced))
+
+    async def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.client.close(), 10)
+        if self._task is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(self._task, 10)
+            self._task = None
+        if self._saved is not None:
+            discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = self._saved
+            self._saved = None
+
+    # ----------------------------------------------------------------- commands
+    def _summary(self, name: str, fallback: str) -> str:
+        spec = self.core.commands.get(name)
+        return cut(spec.summary if spec else fallback, 100)
+
+    def _register(self, tree: app_commands.CommandTree[_Client]) -> None:
+        """The slash commands; each builds a text command (names and types: the Discord API)."""
+        t = self
+
+        @tree.command(name="coin", description=t._summary("coin", "Price and 24h change"))
+        @app_commands.describe(symbol="Coin, e.g. LINK")
+        async def coin(interaction: discord.Interaction, symbol: str) -> None:
+            await t.run(interaction, f"/coin {symbol}")
+
+        @tree.command(name="regime", description=t._summary("regime", "The R2K regime"))
+        async def regime(interaction: discord.Interaction) -> None:
+            await t.run(interaction, "/regime", slow=True)
+
+        @tree.command(name="alert", description=t._summary("alert", "Set an alert"))
+        @app_commands.describe(
+            symbol="Coin, e.g. LINK",
+            condition="What to watch for",
+            value="Price (9.5), percent (+40), move (5% 1h) or volume multiple (3x)",
+            repeat="Fire again after a cooldown instead of once",
+            expires="Remove the alert after this long, e.g. 7d",
+        )
+        @app_commands.choices(condition=CONDITIONS)
+        async def alert(
+            interaction: discord.Interaction,
+            symbol: str,
+            condition: Choice[str],
+            value: str,
+            repeat: bool = False,
+            expires: str | None = None,
+        ) -> None:
+            text = alert_text(symbol, condition.value, value, repeat, expires)
+            await t.run(interaction, text, personal=True)
+
+        @tree.command(name="alerts", description=t._summary("alerts", "List your alerts"))
+        async def alerts(interaction: discord.Interaction) -> None:
+            await t.run(interaction, "/alerts", personal=True)
+
+        @tree.command(name="delete", description=t._summary("delete", "Delete an alert"))
+        @app_commands.describe(id="The alert's number (see /alerts), or all")
+        async def delete(interaction: discord.Interaction, id: str) -> None:
+            await t.run(interaction, f"/delete {id}", personal=True)
+
+        @tree.command(name="chart", description=t._summary("chart", "A price chart"))
+        @app_commands.describe(symbol="Coin (e.g. LINK), R2K or regime", range="Time range")
+        @app_commands.choices(range=RANGE_CHOICES)
+        async def chart(
+            interaction: discord.Interaction, symbol: str, range: Choice[str] | None = None
+        ) -> None:
+            text = f"/chart {symbol} {range.value if range else ''}".strip()
+            await t.run(interaction, text, slow=True)
+
+        @tree.command(name="help", description=t._summary("help", "Every command"))
+        async def help_(interaction: discord.Interaction) -> None:
+            await t.run(interaction, "/help")
+
+        @tree.command(name="start", description=t._summary("start", "What altbot does"))
+        @app_commands.describe(channel="Resume a paused channel (needs Manage Server)")
+        async def start(
+            interaction: discord.Interaction, channel: discord.TextChannel | None = None
+        ) -> None:
+            await t.for_channel_or_dm(interaction, "/start", channel)
+
+        for verb, what in (("subscribe", "Get signals"), ("unsubscribe", "Stop signals")):
+            tree.add_command(t._subscription_command(verb, t._summary(verb, what)))
+        for command in (coin, alert, chart):
+            command.autocomplete("symbol")(t.complete_symbol)
+        delete.autocomplete("id")(t.complete_alert)
+
+    def _subscription_command(
+        self, verb: str, description: str
+    ) -> app_commands.Command[Any, ..., None]:
+        t = self
+
+        @app_commands.command(name=verb, description=description)
+        @app_commands.describe(
+            signal="Which signal (empty: all)",
+            channel="Post in this channel (needs Manage Server); empty: by DM to you",
+        )
+        @app_commands.choices(signal=SIGNAL_CHOICES)
+        async def command(
+            interaction: discord.Interaction,
+            signal: Choice[str] | None = None,
+            channel: discord.TextChannel | None = None,
+        ) -> None:
+            text = f"/{verb} {signal.value if signal else ''}".strip()
+            await t.for_channel_or_dm(interaction, text, channel)
+
+        return command
+
+    async def for_channel_or_dm(
+        self, interaction: discord.Interaction[Any], text: str, channel: discord.TextChannel | None
+    ) -> None:
+        """/subscribe, /unsubscribe, /start: for the caller's DMs, or for a channel when the
+        caller may manage the server (and the bot may post there)."""
+        verb = text.split()[0][1:]
+        if channel is None:
+            await self.run(interaction, text, personal=True)
+            return
+        if not manages_server(interaction):
+            err = UserError(
+                NO_PERMISSION.format(verb=verb, channel=channel.name),
+                f"Run /{verb} without a channel for your own DMs instead.",
+            )
+            await self.answer(interaction, error_reply(err))
+            return
+        mine = channel.permissions_for(channel.guild.me)
+        if verb != "unsubscribe" and not (mine.send_messages and mine.embed_links):
+            err = UserError(
+                f"I can't post in #{channel.name}.",
+                "Give me Send Messages and Embed Links there, then try again.",
+            )
+            await self.answer(interaction, error_reply(err))
+            return
+        await self.run(interaction, text, channel=channel.id)
+
+    # ----------------------------------------------------------------- answering
+    def request(
+        self, interaction: discord.Interaction[Any], text: str, channel: int | None = None
+    ) -> Request:
+        """The caller's own DM chat, or the channel's chat (the caller manages the server)."""
+        user = interaction.user.id
+        if channel is None:
+            return Request(user_chat(user), f"dc:{user}", text, False, True, "discord")
+        admin = manages_server(interaction)
+        return Request(channel_chat(channel), f"dc:{user}", text, True, admin, "discord")
+
+    async def run(
+        self,
+        interaction: discord.Interaction[Any],
+        text: str,
+        *,
+        channel: int | None = None,
+        personal: bool = False,
+        slow: bool = False,
+    ) -> None:
+        """Ask the core; defer when it may take longer than Discord's 3 s, then follow up."""
+        work = self.core.handle(self.request(interaction, text, channel))
+        await self._serve(interaction, work, personal=personal, slow=slow, channel=channel)
+
+    async def on_button(
+        self, interaction: discord.Interaction[Any], data: str, channel: int | None
+    ) -> None:
+        """A press acts for the presser's DM chat, or for the channel the button carries."""
+        if channel is not None and (
+            interaction.guild is None or interaction.guild.get_channel(channel) is None
+        ):
+            reply = error_reply(UserError("That button belongs to another server."))
+            await self.answer(interaction, reply)
+            return
+        work = self.core.handle_callback(self.request(interaction, data, channel), data)
+        await self._serve(interaction, work, personal=channel is None, channel=channel)
+
+    async def _serve(
+        self,
+        interaction: discord.Interaction[Any],
+        work: Awaitable[Reply | None],
+        *,
+        personal: bool,
+        slow: bool = False,
+        channel: int | None = None,
+    ) -> None:
+        private = personal and interaction.guild_id is not None
+        task = asyncio.ensure_future(work)
+        if slow or not (await asyncio.wait({task}, timeout=DEFER_AFTER))[0]:
+            await interaction.response.defer(thinking=True, ephemeral=private)
+        try:
+            reply = await task
+        except Exception:  # the core turns its own failures into replies; this is e.g. Redis
+            log.exception("discord: command failed")
+            reply = error_reply(UserError("Something went wrong on our side; please try again."))
+        reply = reply or Reply("Nothing to say to that.")
+        await self.answer(interaction, reply, private=private, channel=channel)
+
+    async def answer(
+        self,
+        interaction: discord.Interaction[Any],
+        reply: Reply,
+        *,
+        private: bool = False,
+        channel: int | None = None,
+    ) -> None:
+        """Send the reply as the interaction's response, or as its follow-up once deferred."""
+        ephemeral = private or reply.ephemeral or reply.tone == "error"
+        kwargs = message_kwargs(reply, channel)
+        if interaction.response.is_done():
+            await interaction.followup.send(ephemeral=ephemeral, **kwargs)
+        else:
+            await interaction.response.send_message(ephemeral=ephemeral, **kwargs)
+
+    # ----------------------------------------------------------------- autocomplete
+    async def complete_symbol(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[Choice[str]]:
+        return await symbol_choices(self.services, user_chat(interaction.user.id), current)
+
+    async def complete_alert(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[Choice[str]]:
+        return await alert_choices(self.services, user_chat(interaction.user.id), current)
+
+    # ----------------------------------------------------------------- pushes
+    async def push(self, chat: str, reply: Reply) -> None:
+        """Deliver to `dc:u:<user>` (DM) or `dc:c:<channel>`; 403/404 → ChatUnreachable."""
+        _, kind, raw = [*chat.split(":", 2), "", ""][:3]
+        if kind not in ("u", "c") or not raw.isdigit():
+            raise ChatUnreachable(f"not a Discord chat key: {chat!r}")
+        try:
+            target = await self._target(kind, int(raw))
+            # discord.py waits out 429s itself (retry_after), so nothing is dropped on one
+            await target.send(**message_kwargs(reply, int(raw) if kind == "c" else None))
+        except (discord.Forbidden, discord.NotFound) as exc:
+            raise ChatUnreachable(f"{exc.status} {exc.text or type(exc).__name__}") from exc
+        except discord.HTTPException as exc:
+            raise DeliveryDeferred(f"Discord answered {exc.status}: {exc.text}") from exc
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise DeliveryDeferred(f"Discord unreachable: {exc!r}") from exc
+
+    async def _target(self, kind: str, target_id: int) -> discord.abc.Messageable:
+        if kind == "u":
+            return await self.client.create_dm(discord.Object(id=target_id))
+        channel = self.client.get_channel(target_id) or await self.client.fetch_channel(target_id)
+        if not isinstance(channel, discord.abc.Messageable):
+            raise ChatUnreachable(f"channel {target_id} cannot receive messages")
+        return channel
