@@ -91,6 +91,11 @@ class Signal:
                 return predicate()
         return True
 
+    async def wait_for(self, predicate: Callable[[], bool], within: float) -> None:
+        """`wait_until`, but a timeout raises TimeoutError (a test's wait that failed)."""
+        if not await self.wait_until(predicate, within):
+            raise TimeoutError(f"condition not met within {within}s")
+
 
 class FakeServer:
     """Base class: start/stop, `requests` log, `fail_next`/`set_outage` machinery.

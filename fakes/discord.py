@@ -13,12 +13,16 @@ DEFAULT_GATEWAY. /gateway and /gateway/bot are served anyway for AutoShardedClie
 Both are class attributes: restore them after the test. Pass ``guild_ready_timeout=0.1`` to
 the client, or ``on_ready`` / ``wait_until_ready`` only fire ~2 s after the last GUILD_CREATE.
 Recorded message dicts are the wire objects plus test-only keys prefixed ``_fake_``.
+
+Where the parts live: REST route groups in ``_discord_rest_app.py`` (identity, gateway URL,
+command tree), ``_discord_rest_interactions.py`` (callbacks, follow-ups) and
+``_discord_rest_channels.py`` (channels, DMs, the message store); the websocket in
+``discord_gateway.py``; the shared state and payload builders in ``_discord_world.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 import secrets
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -26,29 +30,31 @@ from typing import Any, Self
 
 from aiohttp import web
 
-from fakes.discord_gateway import (
+from fakes._base import Signal
+from fakes._discord_rest_app import AppRoutes
+from fakes._discord_rest_channels import ChannelRoutes
+from fakes._discord_rest_interactions import InteractionRoutes
+from fakes._discord_rest_wire import (
+    CallbackRecord,
+    Fault,
+    InteractionRecord,
+    Route,
+    UploadedFile,
+    error_response,
+    is_token_route,
+    json_response,
+    mime_type,
+)
+from fakes._discord_world import (
     DEFAULT_BOT_PERMS,
     DEFAULT_EVERYONE_PERMS,
     JSON,
-    CallbackRecord,
     FakeGuild,
-    Fault,
-    Gateway,
-    InteractionRecord,
-    UploadedFile,
     World,
-    error_response,
-    is_token_route,
-    iso_now,
-    json_response,
-    mime_type,
-    read_body,
 )
+from fakes.discord_gateway import Gateway
 
-Handler = Callable[[web.Request, re.Match[str]], Awaitable[web.StreamResponse]]
 _OPTION_STRING = 3
-_CMDS = r"/applications/(?P<app>\d+)(/guilds/(?P<gid>\d+))?/commands"
-_WEBHOOK_MSG = r"/webhooks/(?P<app>\d+)/(?P<tok>[^/]+)/messages/(?P<mid>@original|\d+)"
 
 
 class FakeDiscord:
@@ -83,35 +89,12 @@ class FakeDiscord:
         self._faults: list[Fault] = []
         self._forbidden: dict[int, tuple[int, str]] = {}  # channel id -> (code, message)
         self._forbidden_dm: set[int] = set()
-        self._changed = asyncio.Event()
+        self._changed = Signal()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._runner: web.AppRunner | None = None
         self.port = 0
-        r = self._route
-        self._routes: list[tuple[str, re.Pattern[str], Handler]] = [
-            r("GET", r"/users/@me", self._get_me),
-            r("GET", r"/oauth2/applications/@me", self._get_app),
-            r("GET", r"/gateway(/bot)?", self._get_gateway),
-            r("GET", _CMDS, self._cmds_get),
-            r("PUT", _CMDS, self._cmds_put),
-            r("POST", _CMDS, self._cmd_post),
-            r("POST", r"/interactions/(?P<iid>\d+)/(?P<tok>[^/]+)/callback", self._callback),
-            r("POST", r"/webhooks/(?P<app>\d+)/(?P<tok>[^/]+)", self._followup),
-            r("GET", _WEBHOOK_MSG, self._webhook_msg_get),
-            r("PATCH", _WEBHOOK_MSG, self._webhook_msg_patch),
-            r("DELETE", _WEBHOOK_MSG, self._webhook_msg_delete),
-            r("POST", r"/channels/(?P<cid>\d+)/messages", self._channel_post),
-            r("PATCH", r"/channels/(?P<cid>\d+)/messages/(?P<mid>\d+)", self._channel_edit),
-            r("POST", r"/channels/(?P<cid>\d+)/typing", self._no_content),
-            r("GET", r"/channels/(?P<cid>\d+)", self._channel_get),
-            r("POST", r"/users/@me/channels", self._dm_create),
-            r("GET", r"/users/(?P<uid>\d+)", self._user_get),
-            r("GET", r"/guilds/(?P<gid>\d+)/members/(?P<uid>\d+)", self._member_get),
-        ]
-
-    @staticmethod
-    def _route(method: str, pattern: str, handler: Handler) -> tuple[str, re.Pattern[str], Handler]:
-        return method, re.compile(pattern + "$"), handler
+        self._routes: list[Route] = [*AppRoutes(self).routes, *InteractionRoutes(self).routes,
+                                     *ChannelRoutes(self).routes]
 
     # ----------------------------------------------------------------- lifecycle
     @property
@@ -307,7 +290,7 @@ class FakeDiscord:
     ) -> CallbackRecord:
         """Wait until the client answers the interaction (TimeoutError if it doesn't)."""
         rec = self.interactions[interaction_id]
-        await self._wait_until(lambda: rec.callback is not None, timeout)
+        await self._changed.wait_for(lambda: rec.callback is not None, timeout)
         assert rec.callback is not None
         return rec.callback
 
@@ -337,7 +320,7 @@ class FakeDiscord:
         satisfy ``predicate``; returns them in creation order."""
         def matches() -> list[JSON]:
             return [m for m in self.messages if predicate(m)]
-        await self._wait_until(lambda: len(matches()) >= count, timeout)
+        await self._changed.wait_for(lambda: len(matches()) >= count, timeout)
         return matches()
 
     def file_bytes(self, attachment: JSON) -> bytes:
@@ -347,55 +330,6 @@ class FakeDiscord:
     async def dispatch(self, event: str, data: JSON) -> int:
         """Send any gateway DISPATCH event (e.g. GUILD_MEMBER_ADD) to connected clients."""
         return await self.gateway.dispatch(event, data)
-
-    async def _wait_until(self, cond: Callable[[], bool], limit_s: float) -> None:
-        async with asyncio.timeout(limit_s):
-            while not cond():
-                ev = self._changed
-                await ev.wait()
-
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
-
-    def _make_message(self, channel_id: int, payload: JSON, files: list[UploadedFile], *,
-                      guild_id: int | None = None, webhook: bool = False,
-                      extra_flags: int = 0) -> JSON:
-        attachments = self._attachments(channel_id, payload, files)
-        msg = self.world.message_payload(channel_id, payload, attachments, guild_id=guild_id,
-                                         webhook=webhook, extra_flags=extra_flags)
-        self.messages.append(msg)
-        self._notify()
-        return msg
-
-    def _attachments(self, channel_id: int, payload: JSON,
-                     files: list[UploadedFile]) -> list[JSON]:
-        """Attachment objects for uploaded ``files[n]``, downloadable from the fake."""
-        out = []
-        for meta in payload.get("attachments") or [
-                {"id": i, "filename": f[0]} for i, f in enumerate(files)]:
-            if int(meta["id"]) >= len(files):
-                continue  # keeping an already uploaded attachment on edit: not modelled
-            fname, content = files[int(meta["id"])]
-            fname = meta.get("filename") or fname
-            aid = self.world.ids.next()
-            self.files[aid] = (fname, content)
-            url = f"{self.base_url}/attachments/{channel_id}/{aid}/{fname}"
-            out.append({"id": str(aid), "filename": fname, "size": len(content), "url": url,
-                        "proxy_url": url, "content_type": mime_type(fname),
-                        "description": meta.get("description")})
-        return out
-
-    def _edit_message(self, msg: JSON, payload: JSON, files: list[UploadedFile]) -> JSON:
-        for key in ("content", "embeds", "components", "flags"):
-            if payload.get(key) is not None:
-                msg[key] = payload[key]
-        if files:
-            msg["attachments"] = self._attachments(int(msg["channel_id"]), payload, files)
-        msg["flags"] = int(msg.get("flags") or 0) & ~128  # no longer "loading"
-        msg["edited_timestamp"] = iso_now()
-        self._notify()
-        return msg
 
     # ----------------------------------------------------------------- REST plumbing
     async def _rest(self, request: web.Request) -> web.StreamResponse:
@@ -418,188 +352,11 @@ class FakeDiscord:
         self.unknown_routes.append((request.method, path))
         return error_response(404, "404: Not Found")
 
-    async def _no_content(self, request: web.Request, m: re.Match[str]) -> web.StreamResponse:
-        return web.Response(status=204)
-
     async def _attachment(self, request: web.Request) -> web.StreamResponse:
         entry = self.files.get(int(request.match_info["aid"]))
         if entry is None:
             return web.Response(status=404)
         return web.Response(body=entry[1], content_type=mime_type(entry[0]))
-
-    # ----------------------------------------------------------------- REST handlers
-    async def _get_me(self, request: web.Request, m: re.Match[str]) -> web.StreamResponse:
-        return json_response(self.world.bot_user())
-
-    async def _get_app(self, request: web.Request, m: re.Match[str]) -> web.StreamResponse:
-        owner = self.world.user(self.world.bot_id + 1, "owner")
-        return json_response({
-            "id": str(self.app_id), "name": self.world.bot_name, "description": "", "icon": None,
-            "bot_public": True, "bot_require_code_grant": False, "owner": owner,
-            "verify_key": "0" * 64, "flags": 1 << 23, "team": None, "summary": "",
-            "interactions_endpoint_url": None, "rpc_origins": [], "tags": [],
-            "bot": self.world.bot_user(), "integration_types_config": {"0": {}},
-        })
-
-    async def _get_gateway(self, request: web.Request, m: re.Match[str]) -> web.StreamResponse:
-        data: JSON = {"url": self.gateway_url}
-        if m.group(1):
-            data.update(shards=1, session_start_limit={
-                "total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1})
-        return json_response(data)
-
-    def _cmd_pool(self, m: re.Match[str]) -> list[JSON]:
-        gid = m.group("gid")
-        return self.guild_commands.setdefault(int(gid), []) if gid else self.global_commands
-
-    async def _cmds_get(self, request: web.Request, m: re.Match[str]) -> web.StreamResponse:
-        return json_response(self._cmd_pool(m))
-
-    async def _cmds_put(self, request: web.Request, m: re.Match[str]) -> web.StreamResponse:
-        """Bulk overwrite; a command keeps its id when its name persists, as on Discord."""
-        body, _ = await read_body(request)
-        old = {c["name"]: c for c in self._cmd_pool(m)}
-        new = [self.world.stored_command(c, _gid(m), old.get(c["name"])) for c in body]
-        pool = self._cmd_pool(m)
-        pool[:] = new
-        self._notify()
-        return json_response(new)
-
-    async def _cmd_post(self, request: web.Request, m: re.Match[str]) -> web.StreamResponse:
-        body, _ = await read_body(request)
-        pool = self._cmd_pool(m)
-        old = next((c for c in pool if c["name"] == body["name"]), None)
-        cmd = self.world.stored_command(body, _gid(m), old)
-        pool[:] = [c for c in pool if c["name"] != body["name"]] + [cmd]
-        self._notify()
-        return json_response(cmd, 200 if old else 201)
-
-    async def _callback(self, request: web.Request, m: re.Match[str]) -> web.StreamResponse:
-        rec = self.interactions.get(int(m.group("iid")))
-        if rec is None or rec.token != m.group("tok"):
-            return error_response(404, "Unknown interaction", 10062)
-        if rec.callback is not None:
-            return error_response(400, "Interaction has already been acknowledged.", 40060)
-        body, files = await read_body(request)
-        ctype, data = int(body["type"]), body.get("data") or {}
-        elapsed = asyncio.get_running_loop().time() - rec.sent_at
-        message = None
-        if ctype in (4, 5):
-            message = self._make_message(rec.channel_id, data, files, guild_id=rec.guild_id,
-                                         webhook=True, extra_flags=128 if ctype == 5 else 0)
-            message["_fake_interaction_id"] = str(rec.id)  # test-side only; clients ignore it
-            rec.original = message
-        rec.callback = CallbackRecord(ctype, data, elapsed, message, files)
-        self._notify()
-        if request.query.get("with_response", "").lower() not in ("1", "true"):
-            return web.Response(status=204)
-        flags = int((message or {}).get("flags") or 0)
-        out: JSON = {"interaction": {
-            "id": str(rec.id), "type": rec.type,
-            "response_message_id": message["id"] if message else None,
-            "response_message_loading": ctype == 5,
-            "response_message_ephemeral": bool(flags & 64),
-        }}
-        if ctype != 8:
-            out["resource"] = {"type": ctype, **({"message": message} if message else {})}
-        return json_response(out)
-
-    def _token_rec(self, m: re.Match[str]) -> InteractionRecord | None:
-        rec = self._by_token.get(m.group("tok"))
-        return rec if rec is not None and m.group("app") == str(self.app_id) else None
-
-    def _webhook_msg(self, rec: InteractionRecord, mid: str) -> JSON | None:
-        if mid == "@original":
-            return rec.original
-        return next((f for f in rec.followups if f["id"] == mid), None)
-
-    async def _followup(self, request: web.Request, m: re.Match[str]) -> web.StreamResponse:
-        rec = self._token_rec(m)
-        if rec is None:
-            return error_response(404, "Unknown Webhook", 10015)
-        if rec.callback is None:
-            return error_response(404, "Unknown Webhook", 10015)  # Discord: ack before following up
-        body, files = await read_body(request)
-        msg = self._make_message(rec.channel_id, body, files, guild_id=rec.guild_id, webhook=True)
-        msg["_fake_interaction_id"] = str(rec.id)
-        rec.followups.append(msg)
-        if request.query.get("wait", "").lower() in ("1", "true"):
-            return json_response(msg)
-        return web.Response(status=204)
-
-    async def _webhook_msg_get(self, request: web.Request, m: re.Match[str]) -> web.StreamResponse:
-        rec = self._token_rec(m)
-        msg = self._webhook_msg(rec, m.group("mid")) if rec else None
-        return json_response(msg) if msg else error_response(404, "Unknown Message", 10008)
-
-    async def _webhook_msg_patch(self, request: web.Request,
-                                 m: re.Match[str]) -> web.StreamResponse:
-        rec = self._token_rec(m)
-        msg = self._webhook_msg(rec, m.group("mid")) if rec else None
-        if rec is None or msg is None:
-            return error_response(404, "Unknown Message", 10008)
-        body, files = await read_body(request)
-        rec.edits.append(body)
-        return json_response(self._edit_message(msg, body, files))
-
-    async def _webhook_msg_delete(self, request: web.Request,
-                                  m: re.Match[str]) -> web.StreamResponse:
-        rec = self._token_rec(m)
-        msg = self._webhook_msg(rec, m.group("mid")) if rec else None
-        if rec is None or msg is None:
-            return error_response(404, "Unknown Message", 10008)
-        msg["_fake_deleted"] = True  # test-side marker
-        self._notify()
-        return web.Response(status=204)
-
-    async def _channel_post(self, request: web.Request, m: re.Match[str]) -> web.StreamResponse:
-        cid = int(m.group("cid"))
-        found = self.world.find_channel(cid)
-        if found is None:
-            return error_response(404, "Unknown Channel", 10003)
-        if cid in self._forbidden:
-            code, message = self._forbidden[cid]
-            return error_response(403, message, code)
-        recipient = self.world.dm_recipient(cid)
-        if recipient is not None and recipient in self._forbidden_dm:
-            return error_response(403, "Cannot send messages to this user", 50007)
-        body, files = await read_body(request)
-        guild = found[1]
-        msg = self._make_message(cid, body, files, guild_id=guild.id if guild else None)
-        found[0]["last_message_id"] = msg["id"]
-        self._channel_msgs.setdefault(cid, []).append(msg)
-        return json_response(msg)
-
-    async def _channel_edit(self, request: web.Request, m: re.Match[str]) -> web.StreamResponse:
-        msgs = self._channel_msgs.get(int(m.group("cid")), [])
-        msg = next((x for x in msgs if x["id"] == m.group("mid")), None)
-        if msg is None:
-            return error_response(404, "Unknown Message", 10008)
-        body, files = await read_body(request)
-        return json_response(self._edit_message(msg, body, files))
-
-    async def _channel_get(self, request: web.Request, m: re.Match[str]) -> web.StreamResponse:
-        found = self.world.find_channel(int(m.group("cid")))
-        return json_response(found[0]) if found else error_response(404, "Unknown Channel", 10003)
-
-    async def _dm_create(self, request: web.Request, m: re.Match[str]) -> web.StreamResponse:
-        body, _ = await read_body(request)
-        return json_response(self.world.dm_channel(int(body["recipient_id"])))
-
-    async def _user_get(self, request: web.Request, m: re.Match[str]) -> web.StreamResponse:
-        uid = int(m.group("uid"))
-        if uid not in self.world.users:
-            return error_response(404, "Unknown User", 10013)
-        return json_response(self.world.user(uid))
-
-    async def _member_get(self, request: web.Request, m: re.Match[str]) -> web.StreamResponse:
-        guild = self.world.guilds.get(int(m.group("gid")))
-        uid = int(m.group("uid"))
-        if guild is None:
-            return error_response(404, "Unknown Guild", 10004)
-        if uid not in guild.members:
-            return error_response(404, "Unknown Member", 10007)
-        return json_response(self.world.member_payload(guild, uid))
 
 
 def _typed_option(option: JSON, cmd: JSON | None) -> JSON:
@@ -609,6 +366,3 @@ def _typed_option(option: JSON, cmd: JSON | None) -> JSON:
                 None)
     return {**option, "type": spec["type"] if spec else _OPTION_STRING}
 
-
-def _gid(m: re.Match[str]) -> int | None:
-    return int(m.group("gid")) if m.group("gid") else None

@@ -1,387 +1,29 @@
-"""World state, payload builders, records and the gateway websocket for the fake Discord.
+"""The gateway websocket of the fake Discord: HELLO, heartbeats, IDENTIFY / RESUME, dispatch.
 
-Split out of ``fakes/discord.py`` to keep each module readable. Payload shapes follow
-what discord.py 2.7 parses (``state.py``, ``guild.py``, ``member.py``, ``channel.py``), so an
-unmodified client builds its cache from them without KeyErrors.
+Payloads come from the shared ``World`` (``fakes/_discord_world.py``); this module is the
+per-connection state machine and the frame encoding (JSON text, or one zlib stream per
+connection when the client asks for ``compress=zlib-stream``, as Discord does).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import json
-import secrets
-import time
 import uuid
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import BodyPartReader, WSMsgType, web
+from aiohttp import WSMsgType, web
 
-JSON = dict[str, Any]
-DISCORD_EPOCH_MS = 1420070400000
-# view_channel | send_messages | embed_links | attach_files | read_message_history |
-# add_reactions | use_external_emojis | use_application_commands: what @everyone usually has.
-DEFAULT_EVERYONE_PERMS = 0x400 | 0x800 | 0x4000 | 0x8000 | 0x10000 | 0x40 | 0x40000 | 0x80000000
-# Enough for a bot that posts alerts with embeds and charts.
-DEFAULT_BOT_PERMS = DEFAULT_EVERYONE_PERMS | 0x4000000000  # + send_messages_in_threads
-ADMINISTRATOR = 0x8
-UploadedFile = tuple[str, bytes]  # (filename, content)
+from fakes._base import Signal
+from fakes._discord_rest_wire import InteractionRecord
+from fakes._discord_world import JSON, World
 
-
-@dataclass
-class CallbackRecord:
-    """What the client answered to an interaction (POST .../callback)."""
-
-    type: int  # 4 message, 5 deferred, 6/7 component, 8 autocomplete, 9 modal
-    data: JSON
-    elapsed: float  # seconds between INTERACTION_CREATE being sent and the callback
-    message: JSON | None = None  # the created message for types 4/5
-    files: list[UploadedFile] = field(default_factory=list)
-
-
-@dataclass
-class InteractionRecord:
-    """One interaction the fake sent, with everything the client did in reply."""
-
-    id: int
-    token: str
-    type: int
-    name: str
-    channel_id: int
-    guild_id: int | None
-    user_id: int
-    sent_at: float
-    payload: JSON
-    callback: CallbackRecord | None = None
-    original: JSON | None = None  # current @original message (after edits)
-    followups: list[JSON] = field(default_factory=list)
-    edits: list[JSON] = field(default_factory=list)  # PATCH bodies on webhook messages
-
-
-@dataclass
-class Fault:
-    """One queued fault: the next ``remaining`` requests under the prefix get this answer."""
-
-    route_prefix: str
-    remaining: int
-    status: int
-    body: JSON
-    headers: dict[str, str]
-
-
-def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    """JSON answer with Content-Type exactly application/json (a charset breaks discord.py)."""
-    return web.Response(status=status, body=json.dumps(data).encode(),
-                        headers={**(headers or {}), "Content-Type": "application/json"})
-
-
-def _error(status: int, message: str, code: int = 0) -> web.Response:
-    return _json({"message": message, "code": code}, status)
-
-
-def json_response(data: Any, status: int = 200,
-                  headers: dict[str, str] | None = None) -> web.Response:
-    """JSON answer with Content-Type exactly application/json (a charset breaks discord.py)."""
-    return web.Response(status=status, body=json.dumps(data).encode(),
-                        headers={**(headers or {}), "Content-Type": "application/json"})
-
-
-def error_response(status: int, message: str, code: int = 0) -> web.Response:
-    return json_response({"message": message, "code": code}, status)
-
-
-async def read_body(request: web.Request) -> tuple[Any, list[UploadedFile]]:
-    """JSON body, or multipart ``payload_json`` + ``files[n]`` as discord.py sends."""
-    if request.content_type.startswith("multipart/"):
-        payload: Any = {}
-        files: list[UploadedFile] = []
-        async for part in await request.multipart():
-            if not isinstance(part, BodyPartReader):
-                continue
-            if part.name == "payload_json":
-                payload = json.loads(await part.text())
-            elif part.name and part.name.startswith("files["):
-                files.append((part.filename or "file", bytes(await part.read())))
-        return payload, files
-    raw = await request.read()
-    return (json.loads(raw) if raw else {}), []
-
-
-def is_token_route(path: str) -> bool:
-    """Routes authenticated by the interaction token in the URL rather than the bot token."""
-    return path.startswith(("/interactions/", "/webhooks/", "/gateway"))
-
-
-def mime_type(filename: str) -> str:
-    ext = filename.rsplit(".", 1)[-1].lower()
-    return {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif",
-            "txt": "text/plain", "json": "application/json"}.get(ext, "application/octet-stream")
-
-
-class Snowflakes:
-    """Monotonic snowflakes shaped like Discord's, so created_at on parsed objects is sane."""
-
-    def __init__(self) -> None:
-        self._last = 0
-
-    def next(self) -> int:
-        value = (int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22
-        self._last = max(value, self._last + 1)
-        return self._last
-
-
-def iso_now() -> str:
-    """Timestamp in the ISO form Discord sends (discord.utils.parse_time reads it)."""
-    return dt.datetime.now(dt.UTC).isoformat()
-
-
-@dataclass
-class FakeGuild:
-    """A guild as the fake knows it; payloads are built from this on demand."""
-
-    id: int
-    name: str
-    owner_id: int
-    channels: dict[int, JSON] = field(default_factory=dict)
-    roles: list[JSON] = field(default_factory=list)
-    members: dict[int, JSON] = field(default_factory=dict)
-
-
-@dataclass
-class World:
-    """Everything the fake Discord knows: bot identity, users, guilds and DM channels."""
-
-    bot_id: int
-    app_id: int
-    bot_name: str
-    ids: Snowflakes = field(default_factory=Snowflakes)
-    users: dict[int, JSON] = field(default_factory=dict)
-    guilds: dict[int, FakeGuild] = field(default_factory=dict)
-    dm_channels: dict[int, JSON] = field(default_factory=dict)  # user id -> DM channel
-
-    def user(self, user_id: int, name: str | None = None) -> JSON:
-        """User payload (created on first use) with the fields discord.py's BaseUser reads."""
-        if user_id not in self.users:
-            self.users[user_id] = {
-                "id": str(user_id), "username": name or f"user{user_id}", "discriminator": "0",
-                "global_name": name, "avatar": None, "bot": False, "system": False,
-                "public_flags": 0, "banner": None, "accent_color": None,
-                "avatar_decoration_data": None, "primary_guild": None, "collectibles": None,
-            }
-        elif name:
-            self.users[user_id].update(username=name, global_name=name)
-        return self.users[user_id]
-
-    def bot_user(self) -> JSON:
-        """The bot's own user (also the /users/@me answer, hence verified/mfa fields)."""
-        return {**self.user(self.bot_id, self.bot_name), "bot": True, "verified": True,
-                "mfa_enabled": False, "flags": 0, "locale": "en-US"}
-
-    def find_channel(self, channel_id: int) -> tuple[JSON, FakeGuild | None] | None:
-        """Locate a guild channel or a DM channel by id."""
-        for guild in self.guilds.values():
-            if channel_id in guild.channels:
-                return guild.channels[channel_id], guild
-        for dm in self.dm_channels.values():
-            if int(dm["id"]) == channel_id:
-                return dm, None
-        return None
-
-    def dm_channel(self, user_id: int) -> JSON:
-        """The bot's DM channel with a user; one per user, as on Discord."""
-        if user_id not in self.dm_channels:
-            self.dm_channels[user_id] = {
-                "id": str(self.ids.next()), "type": 1, "last_message_id": None,
-                "recipients": [self.user(user_id)], "flags": 0,
-            }
-        return self.dm_channels[user_id]
-
-    def dm_recipient(self, channel_id: int) -> int | None:
-        """User id of the DM channel's recipient, or None for non-DM channels."""
-        for uid, dm in self.dm_channels.items():
-            if int(dm["id"]) == channel_id:
-                return uid
-        return None
-
-    def member_permissions(self, guild: FakeGuild, user_id: int) -> int:
-        """Guild-level permissions (roles only; overwrites ignored): what Discord sends."""
-        member = guild.members.get(user_id)
-        if user_id == guild.owner_id:
-            return (1 << 53) - 1
-        role_ids = {str(guild.id), *(member["roles"] if member else [])}
-        perms = 0
-        for role in guild.roles:
-            if role["id"] in role_ids:
-                perms |= int(role["permissions"])
-        return (1 << 53) - 1 if perms & ADMINISTRATOR else perms
-
-    def member_payload(self, guild: FakeGuild, user_id: int, *, with_perms: bool = False) -> JSON:
-        """Member object; ``with_perms`` adds ``permissions`` as in interaction payloads."""
-        member = guild.members.get(user_id) or self._member(user_id, [])
-        out = {**member, "user": self.user(user_id)}
-        if with_perms:
-            out["permissions"] = str(self.member_permissions(guild, user_id))
-        return out
-
-    def _member(self, user_id: int, roles: list[str]) -> JSON:
-        return {
-            "roles": roles, "nick": None, "avatar": None, "banner": None,
-            "joined_at": iso_now(), "premium_since": None, "deaf": False, "mute": False,
-            "flags": 0, "pending": False, "communication_disabled_until": None,
-        }
-
-    def add_guild(
-        self,
-        guild_id: int,
-        name: str,
-        channels: list[int | JSON],
-        members: list[tuple[int, str, int]],
-        *,
-        everyone_permissions: int,
-        bot_permissions: int,
-        owner_id: int | None,
-    ) -> FakeGuild:
-        """Create a guild with @everyone, one role per member (carrying its permissions),
-        a managed bot role, and the bot itself as a member."""
-        guild = FakeGuild(guild_id, name, owner_id if owner_id is not None else self.ids.next())
-        guild.roles.append(self._role(guild_id, "@everyone", everyone_permissions, 0))
-        bot_role = self._role(self.ids.next(), self.bot_name, bot_permissions, 1)
-        bot_role.update(managed=True, tags={"bot_id": str(self.bot_id)})
-        guild.roles.append(bot_role)
-        guild.members[self.bot_id] = self._member(self.bot_id, [bot_role["id"]])
-        self.bot_user()
-        for pos, (uid, uname, perms) in enumerate(members, start=2):
-            self.user(uid, uname)
-            role = self._role(self.ids.next(), f"{uname}-role", perms, pos)
-            guild.roles.append(role)
-            guild.members[uid] = self._member(uid, [role["id"]])
-        for pos, chan in enumerate(channels):
-            raw: JSON = {"id": chan} if isinstance(chan, int) else dict(chan)
-            cid = int(raw["id"])
-            guild.channels[cid] = {
-                "type": 0, "name": f"channel-{cid}", "position": pos, "permission_overwrites": [],
-                "nsfw": False, "parent_id": None, "topic": None, "last_message_id": None,
-                "rate_limit_per_user": 0, "flags": 0, **raw, "id": str(cid),
-                "guild_id": str(guild_id),
-            }
-        self.guilds[guild_id] = guild
-        return guild
-
-    @staticmethod
-    def _role(role_id: int, name: str, perms: int, position: int) -> JSON:
-        return {
-            "id": str(role_id), "name": name, "permissions": str(perms), "position": position,
-            "color": 0, "colors": {"primary_color": 0, "secondary_color": None,
-                                   "tertiary_color": None},
-            "hoist": False, "managed": False, "mentionable": False, "icon": None,
-            "unicode_emoji": None, "flags": 0,
-        }
-
-    def guild_payload(self, guild: FakeGuild) -> JSON:
-        """GUILD_CREATE payload; member_count equals the members sent so no chunking."""
-        members = [self.member_payload(guild, uid) for uid in guild.members]
-        return {
-            "id": str(guild.id), "name": guild.name, "icon": None, "splash": None,
-            "discovery_splash": None, "banner": None, "description": None,
-            "owner_id": str(guild.owner_id), "afk_channel_id": None, "afk_timeout": 300,
-            "verification_level": 0, "default_message_notifications": 0,
-            "explicit_content_filter": 0, "mfa_level": 0, "nsfw_level": 0, "premium_tier": 0,
-            "premium_subscription_count": 0, "premium_progress_bar_enabled": False,
-            "preferred_locale": "en-US", "features": [], "emojis": [], "stickers": [],
-            "system_channel_id": None, "system_channel_flags": 0, "rules_channel_id": None,
-            "public_updates_channel_id": None, "safety_alerts_channel_id": None,
-            "vanity_url_code": None, "application_id": None, "max_members": 500000,
-            "max_video_channel_users": 25, "unavailable": False, "large": False,
-            "lazy": True, "joined_at": iso_now(), "member_count": len(members),
-            "roles": guild.roles, "channels": list(guild.channels.values()), "members": members,
-            "threads": [], "presences": [], "voice_states": [], "stage_instances": [],
-            "guild_scheduled_events": [], "soundboard_sounds": [], "embedded_activities": [],
-        }
-
-
-    def message_payload(self, channel_id: int, payload: JSON, attachments: list[JSON], *,
-                        guild_id: int | None, webhook: bool, extra_flags: int) -> JSON:
-        """A full message object as the REST API returns it, authored by the bot."""
-        msg: JSON = {
-            "id": str(self.ids.next()), "type": 0, "channel_id": str(channel_id),
-            "author": self.bot_user(), "content": payload.get("content") or "",
-            "embeds": payload.get("embeds") or [], "attachments": attachments,
-            "components": payload.get("components") or [], "timestamp": iso_now(),
-            "edited_timestamp": None, "tts": bool(payload.get("tts")),
-            "mention_everyone": False, "mentions": [], "mention_roles": [],
-            "mention_channels": [], "pinned": False, "reactions": [],
-            "flags": int(payload.get("flags") or 0) | extra_flags, "nonce": payload.get("nonce"),
-        }
-        if guild_id is not None:
-            msg["guild_id"] = str(guild_id)
-        if webhook:
-            msg.update(webhook_id=str(self.app_id), application_id=str(self.app_id))
-        return msg
-
-    def stored_command(self, body: JSON, guild_id: int | None, old: JSON | None) -> JSON:
-        """A synced command as Discord returns it; keeps the old id when the name persists."""
-        cmd: JSON = {
-            "type": 1, "options": [], "default_member_permissions": None, "dm_permission": True,
-            "nsfw": False, "contexts": None, "integration_types": [0],
-            "name_localizations": None, "description_localizations": None, "description": "",
-            **body,
-            "id": old["id"] if old else str(self.ids.next()),
-            "application_id": str(self.app_id), "version": str(self.ids.next()),
-        }
-        if guild_id is not None:
-            cmd["guild_id"] = str(guild_id)
-        return cmd
-
-    def interaction_payload(
-        self, itype: int, name: str, options: list[JSON], *, command: JSON | None,
-        guild_command: bool, user_id: int, channel_id: int | None, guild_id: int | None,
-        permissions: str | None, resolved: JSON | None, locale: str,
-    ) -> JSON:
-        """INTERACTION_CREATE ``d`` for a slash command (2) or autocomplete (4).
-
-        ``data.guild_id`` is only present for guild-registered commands, as on Discord
-        (discord.py's tree uses it to pick guild vs global commands)."""
-        data: JSON = {"id": command["id"] if command else str(self.ids.next()), "name": name,
-                      "type": 1, "options": options}
-        if guild_command:
-            data["guild_id"] = str(guild_id)
-        if resolved:
-            data["resolved"] = resolved
-        payload: JSON = {
-            "id": str(self.ids.next()), "application_id": str(self.app_id), "type": itype,
-            "token": "aW50ZXJhY3Rpb24" + secrets.token_urlsafe(48), "version": 1,
-            "data": data, "locale": locale, "entitlements": [],
-            "attachment_size_limit": 10 * 1024 * 1024,
-        }
-        if guild_id is None:  # a DM with the bot: the channel is always the DM channel
-            chan = self.dm_channel(user_id)
-            payload.update(user=self.user(user_id), channel=chan, channel_id=chan["id"],
-                           context=1, app_permissions=str(DEFAULT_BOT_PERMS),
-                           authorizing_integration_owners={"0": "0"})
-            return payload
-        guild = self.guilds.get(guild_id)
-        if guild is None:
-            raise KeyError(f"unknown guild {guild_id}; call add_guild() first")
-        if channel_id is None:  # default: the guild's first text channel
-            channel_id = next(int(c["id"]) for c in guild.channels.values() if c["type"] == 0)
-        member = self.member_payload(guild, user_id, with_perms=True)
-        if permissions is not None:
-            member["permissions"] = permissions
-        chan = {**guild.channels.get(channel_id, {"id": str(channel_id), "type": 0,
-                                                   "name": f"channel-{channel_id}"}),
-                "permissions": member["permissions"]}
-        payload.update(
-            guild_id=str(guild_id), member=member, channel=chan, channel_id=str(channel_id),
-            context=0,
-            guild={"id": str(guild_id), "locale": "en-US", "features": []},
-            guild_locale="en-US", app_permissions=str(self.member_permissions(guild, self.bot_id)),
-            authorizing_integration_owners={"0": str(guild_id)},
-        )
-        return payload
+# tests/test_discord_transport.py imports these two from here.
+__all__ = ["JSON", "Gateway", "InteractionRecord"]
 
 
 @dataclass
@@ -419,7 +61,7 @@ class Gateway:
         self.identify_count = 0
         self.resume_count = 0
         self.heartbeats = 0
-        self._changed = asyncio.Event()
+        self._changed = Signal()
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         """aiohttp handler for /gateway; honours ``compress=zlib-stream`` like Discord."""
@@ -438,7 +80,7 @@ class Gateway:
             self.sessions.remove(sess)
             if sess.identified:
                 self.ended_sessions[sess.session_id] = sess.seq
-            self._notify()
+            self._changed.pulse()
         return ws
 
     async def _on_frame(self, sess: _Session, frame: JSON) -> None:
@@ -462,21 +104,11 @@ class Gateway:
         self.identify_count += 1
         sess.session_id, sess.seq, sess.identified = uuid.uuid4().hex, 0, True
         world = self.world
-        ready: JSON = {
-            "v": 10, "user": world.bot_user(), "user_settings": {}, "relationships": [],
-            "private_channels": [], "presences": [], "guild_join_requests": [],
-            "guilds": [{"id": str(g), "unavailable": True} for g in world.guilds],
-            "session_id": sess.session_id, "session_type": "normal",
-            "resume_gateway_url": self._url(), "geo_ordered_rtc_regions": ["us-east"],
-            "application": {"id": str(world.app_id), "flags": 1 << 23},
-            "_trace": ["fake-discord"],
-        }
-        if "shard" in data:
-            ready["shard"] = data["shard"]
-        await self.send_dispatch(sess, "READY", ready)
+        await self.send_dispatch(sess, "READY",
+                                 world.ready_payload(sess.session_id, self._url(), data))
         for guild in list(world.guilds.values()):
             await self.send_dispatch(sess, "GUILD_CREATE", world.guild_payload(guild))
-        self._notify()
+        self._changed.pulse()
 
     async def _resume(self, sess: _Session, data: JSON) -> None:
         """Resume a session we know (replaying nothing), else op 9 so the client re-IDENTIFYs."""
@@ -488,7 +120,7 @@ class Gateway:
         sess.session_id, sess.seq = sid, self.ended_sessions.pop(sid)
         sess.identified = True
         await self.send_dispatch(sess, "RESUMED", {"_trace": ["fake-discord"]})
-        self._notify()
+        self._changed.pulse()
 
     async def _members_chunk(self, sess: _Session, data: JSON) -> None:
         guild = self.world.guilds.get(int(data["guild_id"]))
@@ -528,14 +160,7 @@ class Gateway:
 
     async def wait_identified(self, limit_s: float) -> None:
         """Block until a client has IDENTIFYed (or RESUMEd); TimeoutError otherwise."""
-        async with asyncio.timeout(limit_s):
-            while not self.is_identified():
-                ev = self._changed
-                await ev.wait()
-
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
+        await self._changed.wait_for(self.is_identified, limit_s)
 
     async def close_all(self, code: int = 1001, message: bytes = b"") -> None:
         """Close every connection, e.g. to exercise the client's reconnect / RESUME path."""
