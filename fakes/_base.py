@@ -173,6 +173,20 @@ class FakeServer:
         """End every outage and drop pending one-shot failures."""
         self._faults.clear()
 
+    def _replace_outage(
+        self,
+        mode: FaultMode | None,
+        match: Callable[[web.Request], bool] | None,
+        headers: dict[str, str] | None = None,
+        body: str | bytes | None = None,
+    ) -> Fault | None:
+        """End the current outage (one-shot faults stay); then, unless `mode` is None,
+        fail every `match`ing request with `mode` until the next call."""
+        self._faults[:] = [f for f in self._faults if f.remaining is not None]
+        if mode is None:
+            return None
+        return self.add_fault(Fault(mode, None, match, headers, body))
+
     def _take_fault(self, request: web.Request) -> Fault | None:
         """The first matching fault, consuming one use of a one-shot fault."""
         for fault in sorted(self._faults, key=lambda f: f.remaining is None):
@@ -275,10 +289,7 @@ class PathFaultServer(FakeServer):
         `paths="ticker/24hr"` (substring of the path) keeps e.g. exchangeInfo working.
         Pending one-shot `fail_next` faults are kept.
         """
-        self._faults[:] = [f for f in self._faults if f.remaining is not None]
-        if mode is None:
-            return None
-        return self.add_fault(Fault(mode, None, path_matcher(paths), headers, body))
+        return self._replace_outage(mode, path_matcher(paths), headers, body)
 
 
 def json_response(

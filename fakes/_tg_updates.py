@@ -9,7 +9,7 @@ private chats have the user's id as chat id, groups negative ids.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 import aiohttp
 
@@ -22,6 +22,14 @@ if TYPE_CHECKING:
 DEFAULT_GROUP_USER = 5_000_001
 
 
+class Speaker(TypedDict, total=False):
+    """Who sends a user message: keywords of `push_command` and co. (defaults: `_user_message`)."""
+
+    user_id: int | None
+    chat_type: str | None
+    username: str
+
+
 class TelegramUpdates:
     """Mixin: `*_update` build (not queue) updates; `deliver_*` POST them to the webhook."""
 
@@ -30,10 +38,10 @@ class TelegramUpdates:
         chat_id: int,
         text: str,
         *,
-        user_id: int | None,
-        chat_type: str | None,
-        username: str,
         command: bool,
+        user_id: int | None = None,
+        chat_type: str | None = "private",
+        username: str = "alice",
     ) -> dict[str, Any]:
         if chat_type == "private" and chat_id < 0:
             chat_type = None  # a negative id is a group whatever the default says
@@ -61,32 +69,16 @@ class TelegramUpdates:
         return {"update_id": next(self._update_ids), "message": msg}
 
     def command_update(
-        self: FakeTelegram,
-        chat_id: int,
-        text: str,
-        *,
-        user_id: int | None = None,
-        chat_type: str | None = "private",
-        username: str = "alice",
+        self: FakeTelegram, chat_id: int, text: str, **who: Unpack[Speaker]
     ) -> dict[str, Any]:
         """A message update with a bot_command entity (not queued; see push_command)."""
-        return self._user_message(
-            chat_id, text, user_id=user_id, chat_type=chat_type, username=username, command=True
-        )
+        return self._user_message(chat_id, text, command=True, **who)
 
     def text_update(
-        self: FakeTelegram,
-        chat_id: int,
-        text: str,
-        *,
-        user_id: int | None = None,
-        chat_type: str | None = "private",
-        username: str = "alice",
+        self: FakeTelegram, chat_id: int, text: str, **who: Unpack[Speaker]
     ) -> dict[str, Any]:
         """A plain text message update without entities (not queued)."""
-        return self._user_message(
-            chat_id, text, user_id=user_id, chat_type=chat_type, username=username, command=False
-        )
+        return self._user_message(chat_id, text, command=False, **who)
 
     def callback_update(
         self: FakeTelegram,

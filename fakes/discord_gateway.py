@@ -26,6 +26,11 @@ from fakes._discord_world import JSON, World
 __all__ = ["JSON", "Gateway", "InteractionRecord"]
 
 
+def _frame(op: int, data: Any) -> JSON:
+    """A frame other than DISPATCH (HELLO 10, HEARTBEAT_ACK 11, INVALID_SESSION 9)."""
+    return {"op": op, "d": data, "s": None, "t": None}
+
+
 @dataclass
 class _Session:
     """One gateway connection; the lock keeps zlib stream chunks in send order."""
@@ -71,8 +76,7 @@ class Gateway:
         sess = _Session(ws, zlib.compressobj() if use_zlib else None)
         self.sessions.append(sess)
         try:
-            await self._send(sess, {"op": 10, "d": {"heartbeat_interval": self.heartbeat_ms},
-                                    "s": None, "t": None})
+            await self._send(sess, _frame(10, {"heartbeat_interval": self.heartbeat_ms}))
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT:
                     await self._on_frame(sess, json.loads(msg.data))
@@ -87,7 +91,7 @@ class Gateway:
         op, data = frame.get("op"), frame.get("d") or {}
         if op == 1:
             self.heartbeats += 1
-            await self._send(sess, {"op": 11, "d": None, "s": None, "t": None})
+            await self._send(sess, _frame(11, None))
             return
         self.received.append(frame)
         if op == 2:
@@ -114,7 +118,7 @@ class Gateway:
         """Resume a session we know (replaying nothing), else op 9 so the client re-IDENTIFYs."""
         sid = data.get("session_id")
         if sid not in self.ended_sessions:
-            await self._send(sess, {"op": 9, "d": False, "s": None, "t": None})
+            await self._send(sess, _frame(9, False))
             return
         self.resume_count += 1
         sess.session_id, sess.seq = sid, self.ended_sessions.pop(sid)

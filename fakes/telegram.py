@@ -24,7 +24,7 @@ import math
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Unpack
 
 from aiohttp import web
 
@@ -39,7 +39,7 @@ from fakes._tg_objects import (
     error_response,
     parse_params,
 )
-from fakes._tg_updates import TelegramUpdates
+from fakes._tg_updates import Speaker, TelegramUpdates
 
 __all__ = ["FakeTelegram", "SentMessage"]
 
@@ -138,39 +138,17 @@ class FakeTelegram(TelegramUpdates, TelegramMethods, FakeServer):
         self._updates_signal.pulse()
         return int(update["update_id"])
 
-    def push_command(
-        self,
-        chat_id: int,
-        text: str,
-        *,
-        user_id: int | None = None,
-        chat_type: str | None = "private",
-        username: str = "alice",
-    ) -> int:
+    def push_command(self, chat_id: int, text: str, **who: Unpack[Speaker]) -> int:
         """Queue `/cmd args` from a user (bot_command entity up to the first space).
 
         Private chats: user id = chat id. A negative chat id is a group ("supergroup" for
         -100xxxxxxxxxx ids) whatever `chat_type` says, unless it names "group"/"supergroup".
         """
-        update = self.command_update(
-            chat_id, text, user_id=user_id, chat_type=chat_type, username=username
-        )
-        return self.push_update(update)
+        return self.push_update(self.command_update(chat_id, text, **who))
 
-    def push_text(
-        self,
-        chat_id: int,
-        text: str,
-        *,
-        user_id: int | None = None,
-        chat_type: str | None = "private",
-        username: str = "alice",
-    ) -> int:
+    def push_text(self, chat_id: int, text: str, **who: Unpack[Speaker]) -> int:
         """Queue a plain text message (no entities) from a user."""
-        update = self.text_update(
-            chat_id, text, user_id=user_id, chat_type=chat_type, username=username
-        )
-        return self.push_update(update)
+        return self.push_update(self.text_update(chat_id, text, **who))
 
     def push_callback(
         self,
@@ -245,10 +223,7 @@ class FakeTelegram(TelegramUpdates, TelegramMethods, FakeServer):
         self, mode: FaultMode | None, *, methods: str | tuple[str, ...] | None = None
     ) -> Fault | None:
         """Fail every matching call until `set_outage(None)` (e.g. 502, "timeout")."""
-        self._faults[:] = [f for f in self._faults if f.remaining is not None]
-        if mode is None:
-            return None
-        return self.add_fault(Fault(mode, None, self._method_matcher(methods)))
+        return self._replace_outage(mode, self._method_matcher(methods))
 
     def _error_response(self, status: int, fault: Fault, request: web.Request) -> web.Response:
         retry = fault.extra.get("retry_after")
