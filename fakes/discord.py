@@ -26,7 +26,7 @@ import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypedDict, Unpack
 
 from aiohttp import web
 
@@ -55,6 +55,19 @@ from fakes._discord_world import (
 from fakes.discord_gateway import Gateway
 
 _OPTION_STRING = 3
+
+
+class Invoker(TypedDict, total=False):
+    """Where an interaction comes from (keywords of invoke_command / autocomplete): the
+    channel (default: the guild's first text channel, or the DM), the guild (None = a DM),
+    the member's permissions (default: from their roles), the locale, and how long to
+    wait for a connected client (default 5 s)."""
+
+    channel_id: int | None
+    guild_id: int | None
+    permissions: str | None
+    locale: str
+    timeout: float
 
 
 class FakeDiscord:
@@ -216,42 +229,18 @@ class FakeDiscord:
         self._forbidden_dm.clear()
 
     # ----------------------------------------------------------------- interactions
-    async def invoke_command(
-        self,
-        name: str,
-        options: list[JSON] | None = None,
-        *,
-        user_id: int,
-        channel_id: int | None = None,
-        guild_id: int | None = None,
-        permissions: str | None = None,
-        resolved: JSON | None = None,
-        locale: str = "en-US",
-        timeout: float = 5.0,
-    ) -> int:
+    async def invoke_command(self, name: str, options: list[JSON] | None = None, *,
+                             user_id: int, resolved: JSON | None = None,
+                             **where: Unpack[Invoker]) -> int:
         """Send an INTERACTION_CREATE (type 2) for slash command ``name``; returns its id.
         Options are ``{"name", "value"}`` dicts (``type`` inferred from the synced command)."""
-        return await self._interact(2, name, options or [], user_id=user_id,
-                                    channel_id=channel_id, guild_id=guild_id,
-                                    permissions=permissions, resolved=resolved,
-                                    locale=locale, limit_s=timeout)
+        return await self._interact(2, name, options or [], user_id=user_id, resolved=resolved,
+                                    **where)
 
-    async def autocomplete(
-        self,
-        name: str,
-        options: list[JSON],
-        *,
-        user_id: int,
-        channel_id: int | None = None,
-        guild_id: int | None = None,
-        permissions: str | None = None,
-        locale: str = "en-US",
-        timeout: float = 5.0,
-    ) -> int:
+    async def autocomplete(self, name: str, options: list[JSON], *, user_id: int,
+                           **where: Unpack[Invoker]) -> int:
         """Send an autocomplete interaction (type 4); mark the typed option ``focused: True``."""
-        return await self._interact(4, name, options, user_id=user_id, channel_id=channel_id,
-                                    guild_id=guild_id, permissions=permissions, resolved=None,
-                                    locale=locale, limit_s=timeout)
+        return await self._interact(4, name, options, user_id=user_id, resolved=None, **where)
 
     def command(self, name: str, guild_id: int | None = None) -> JSON | None:
         """A synced command by name (guild commands first when ``guild_id`` is given)."""
@@ -267,9 +256,10 @@ class FakeDiscord:
         return out
 
     async def _interact(self, itype: int, name: str, options: list[JSON], *, user_id: int,
-                        channel_id: int | None, guild_id: int | None, permissions: str | None,
-                        resolved: JSON | None, locale: str, limit_s: float) -> int:
-        await self.gateway.wait_identified(limit_s)
+                        resolved: JSON | None, channel_id: int | None = None,
+                        guild_id: int | None = None, permissions: str | None = None,
+                        locale: str = "en-US", timeout: float = 5.0) -> int:
+        await self.gateway.wait_identified(timeout)
         guild_cmd = self.command(name, guild_id) if guild_id else None
         cmd = guild_cmd or self.command(name)
         payload = self.world.interaction_payload(
