@@ -16,8 +16,9 @@ Recorded message dicts are the wire objects plus test-only keys prefixed ``_fake
 
 Where the parts live: REST route groups in ``_discord_rest_app.py`` (identity, gateway URL,
 command tree), ``_discord_rest_interactions.py`` (callbacks, follow-ups) and
-``_discord_rest_channels.py`` (channels, DMs, the message store); the websocket in
-``discord_gateway.py``; the shared state and payload builders in ``_discord_world.py``.
+``_discord_rest_channels.py`` (channels, DMs, the message store), their wire helpers and
+records in ``_discord_rest_wire.py``; the websocket in ``discord_gateway.py``; the shared
+state and payload builders in ``_discord_world.py``.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from fakes._base import Signal
 from fakes._discord_rest_wire import InteractionRecord
 from fakes._discord_world import JSON, World
 
-# tests/test_discord_transport.py imports these two from here.
+# JSON and InteractionRecord stay importable from here: tests/test_discord_transport.py does.
 __all__ = ["JSON", "Gateway", "InteractionRecord"]
 
 
