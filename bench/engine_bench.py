@@ -23,9 +23,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from alerts.domain.alert import KINDS, STATE_ARMED, Alert
+from alerts.domain.alert import Alert, AlertKind, AlertState, Direction, Series
 from alerts.storage.engine import Engine
-from alerts.storage.keys import BUCKET_SHIFT, DOWN, SERIES_PRICE, UP, Keys
+from alerts.storage.keys import BUCKET_SHIFT, Keys
 from alerts.storage.market_store import MarketStore
 from alerts.storage.outbox import DeliveryWorker, Job
 from bench import redis_memory as mem
@@ -47,12 +47,12 @@ HEADLINE = (
 
 
 def _kinds(test: Any) -> frozenset[str]:
-    return frozenset(k for k in KINDS if test(Alert(0, "", "", k, 0.0, 0.0, 0)))
+    return frozenset(k for k in AlertKind if test(Alert(0, "", "", k, 0.0, 0.0, 0)))
 
 
 # Crossing kinds and their directions, from the model (not restated here).
-PRICE_KINDS = _kinds(lambda a: a.series == SERIES_PRICE and a.kind != "m")
-DOWN_KINDS = _kinds(lambda a: a.direction == DOWN)
+PRICE_KINDS = _kinds(lambda a: a.series == Series.PRICE and a.kind is not AlertKind.MOVE)
+DOWN_KINDS = _kinds(lambda a: a.direction == Direction.DOWN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +93,8 @@ async def quiet_gap(redis: Redis, keys: Keys, symbol: str, price: float) -> Gap:
     """The nearest levels below and above `price` over both indexes."""
     below: list[float] = []
     above: list[float] = []
-    for direction in (UP, DOWN):
-        index = keys.index(symbol, SERIES_PRICE, direction)
+    for direction in (Direction.UP, Direction.DOWN):
+        index = keys.index(symbol, Series.PRICE, direction)
         low = await redis.zrevrangebyscore(index, price, "-inf", start=0, num=1, withscores=True)
         high = await redis.zrangebyscore(
             index, f"({price!r}", "+inf", start=0, num=1, withscores=True
@@ -117,7 +117,7 @@ async def naive_scan(
         for bucket in await pipe.execute():
             for record in bucket.values():
                 f = record.split("|")
-                if f[1] != symbol or f[11] != STATE_ARMED or f[2] not in PRICE_KINDS:
+                if f[1] != symbol or f[11] != AlertState.ARMED or f[2] not in PRICE_KINDS:
                     continue
                 level = float(f[3])
                 if (f[2] in DOWN_KINDS) != up and (
@@ -154,7 +154,7 @@ class EngineBench:
         self.redis = redis
         self.config = config
         self.keys = Keys(prefix or f"bench{uuid.uuid4().hex[:10]}")
-        self.engine = Engine(redis, self.keys, MarketStore(redis, self.keys, 10.0).ticks_since)
+        self.engine = Engine(redis, self.keys, MarketStore(redis, self.keys).ticks_since)
         self.pop = Population(config.seed)
         # The worker fans out one Redis call per chat of a read (up to `batch` at once),
         # beyond redis-py's default pool of 100: give it a pool that cannot run dry.
@@ -176,7 +176,7 @@ class EngineBench:
         """Client wall time (ms) of one `Engine.evaluate` and the number fired."""
         tick, now = self.next_tick(), int(time.time())
         start = time.perf_counter()
-        fired = await self.engine.evaluate(symbol, SERIES_PRICE, value, tick, now)
+        fired = await self.engine.evaluate(symbol, Series.PRICE, value, tick, now)
         elapsed = (time.perf_counter() - start) * 1000
         self.last[symbol] = value
         return elapsed, fired
@@ -247,8 +247,8 @@ class EngineBench:
         symbol = next(iter(MARKETS))
         samples = [
             self.keys.bucket(0),
-            self.keys.index(symbol, SERIES_PRICE, UP),
-            self.keys.index(symbol, SERIES_PRICE, DOWN),
+            self.keys.index(symbol, Series.PRICE, Direction.UP),
+            self.keys.index(symbol, Series.PRICE, Direction.DOWN),
         ]
         return {
             "info_used_memory_delta": delta,
@@ -262,8 +262,8 @@ class EngineBench:
         """Ticks inside a verified-empty gap: back and forth, every one really evaluated."""
         for symbol, (price, _, _) in MARKETS.items():
             gap = await quiet_gap(self.redis, self.keys, symbol, price)
-            for direction in (UP, DOWN):
-                index = self.keys.index(symbol, SERIES_PRICE, direction)
+            for direction in (Direction.UP, Direction.DOWN):
+                index = self.keys.index(symbol, Series.PRICE, direction)
                 if await self.redis.zcount(index, f"({gap.lo!r}", f"({gap.hi!r}"):
                     raise BenchError(f"{symbol}: levels inside the quiet gap {gap}")
             self.gaps[symbol] = gap
@@ -323,7 +323,8 @@ class EngineBench:
             ms, fired = await self._evaluate(symbol, new)
             jobs = int(await self.redis.xlen(self.keys.outbox)) - jobs_before
             rounds.append({
-                "symbol": symbol, "direction": UP if up else DOWN, "band_alerts": loaded.created,
+                "symbol": symbol, "direction": str(Direction.UP if up else Direction.DOWN),
+                "band_alerts": loaded.created,
                 "naive_expected": expected, "fired": fired, "jobs_appended": jobs,
                 "exact": fired == expected == loaded.created == cfg.fire_size == jobs,
                 "ms": round(ms, 2),

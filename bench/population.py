@@ -15,7 +15,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from alerts.domain.alert import Alert, num, parse_alert_args
+from alerts.domain.alert import Alert, AlertKind, num
+from alerts.domain.grammar import parse_alert_args
 from alerts.storage.engine import Engine
 from alerts.usecases.alerts import AlertService
 
@@ -119,7 +120,7 @@ class Population:
         while True:
             ref = round(price * (1 + self.rng.uniform(-0.02, 0.02)), decimals)  # price when made
             alert = self.make(alert_id, chat, symbol, self._words(ref) + self.options(), ref)
-            up = alert.kind in ("a", "pu")
+            up = alert.kind in (AlertKind.ABOVE, AlertKind.RISE)
             if (alert.level > price) if up else (alert.level < price):  # else it fired already
                 return alert
 

@@ -46,8 +46,8 @@ from bench.redis_server import deployed_redis, run_with_redis
 from bench.results import merge_section
 from bot.app import App
 from bot.config import Settings
-from bot.feeds.exchange import build_exchange
 from bot.feeds.index_feed import YahooIndexFeed
+from bot.sources import build_exchange
 from fakes._data import generate_index_history
 from fakes.binance_ws import FakeBinanceWs
 from fakes.telegram import FakeTelegram

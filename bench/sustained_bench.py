@@ -22,8 +22,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from alerts.domain.alert import Series
 from alerts.storage.engine import Engine
-from alerts.storage.keys import SERIES_PRICE, Keys
+from alerts.storage.keys import Keys
 from alerts.storage.market_store import MarketStore
 from alerts.storage.outbox import DeliveryWorker, Job
 from bench import redis_memory as mem
@@ -55,7 +56,7 @@ async def _redis_cpu(redis: Redis) -> float:
 
 async def run(redis: Redis, config: Config) -> dict[str, Any]:
     keys = Keys(f"benchs{uuid.uuid4().hex[:10]}")
-    engine = Engine(redis, keys, MarketStore(redis, keys, 10.0).ticks_since)
+    engine = Engine(redis, keys, MarketStore(redis, keys).ticks_since)
     worker_redis = roomy_client(redis, DRAIN_POOL)
     delivered = 0
 
@@ -76,7 +77,7 @@ async def run(redis: Redis, config: Config) -> dict[str, Any]:
         prices = {s: m[0] for s, m in MARKETS.items()}
         tick_ts = float(time.time())
         for symbol, price in prices.items():  # the first value only sets the baseline
-            await engine.evaluate(symbol, SERIES_PRICE, price, tick_ts, int(tick_ts))
+            await engine.evaluate(symbol, Series.PRICE, price, tick_ts, int(tick_ts))
         drain = asyncio.create_task(worker.run(reclaim_every=5.0))
         latencies: list[float] = []
         lags: list[int] = []
@@ -90,7 +91,7 @@ async def run(redis: Redis, config: Config) -> dict[str, Any]:
             for symbol in prices:
                 prices[symbol] *= 1 + rng.gauss(0.0, config.step_sigma)
                 fired += await engine.evaluate(
-                    symbol, SERIES_PRICE, prices[symbol], tick_ts, int(time.time())
+                    symbol, Series.PRICE, prices[symbol], tick_ts, int(time.time())
                 )
             latencies.append((time.perf_counter() - start) * 1000)
             lags.append(fired - delivered)  # appended to the outbox, not yet delivered

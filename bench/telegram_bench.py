@@ -30,7 +30,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from alerts.domain.alert import Alert
+from alerts.domain.alert import Alert, AlertKind
 from alerts.storage.keys import Keys
 from bench.redis_memory import delete_prefix
 from bench.redis_server import run_with_redis
@@ -72,7 +72,7 @@ async def add_alerts(h: Harness, chats: list[int], level: float, per_chat: int =
     async def one(chat: int, i: int) -> None:
         async with sem:
             alert = Alert(
-                id=await engine.next_id(), chat=f"tg:{chat}", symbol=SYMBOL, kind="a",
+                id=await engine.next_id(), chat=f"tg:{chat}", symbol=SYMBOL, kind=AlertKind.ABOVE,
                 level=level + i * 1e-5, ref=9.2, created=now,
             )  # fmt: skip
             assert await engine.create(alert, quota=10_000)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -20,7 +19,8 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from alerts.domain.market import IndexSource, TickerSource
+from alerts.domain.errors import DeliveryDeferred
+from alerts.domain.market import IndexSource, TickBatch, TickerSource
 from alerts.storage.digests import Digests, DigestScheduler
 from alerts.storage.engine import Engine
 from alerts.storage.keys import Keys
@@ -30,18 +30,20 @@ from alerts.storage.outbox import DeliveryWorker, Job
 from alerts.storage.subscriptions import Subscriptions
 from alerts.storage.watchlists import Watchlists
 from alerts.usecases.alerts import AlertService
-from alerts.usecases.signals import SignalDetector
+from alerts.usecases.market import MarketView
+from alerts.usecases.signals import SignalDetector, TargetReference
 from alerts.usecases.stats import StatsSource, fired_today_field
 from bot.config import Settings
-from bot.feeds.poller import Poller, TickBatch
-from bot.feeds.realtime import build_feed
+from bot.feeds.poller import Poller
 from bot.health import HealthServer
 from bot.metrics import Metrics
-from handlers.chat.commands.digest import build_digest
+from bot.sources import build_feed
+from handlers.chat.commands.digest import DigestNotices
 from handlers.chat.notify import render_jobs
 from handlers.chat.registry import build_core
-from handlers.chat.reply import DeliveryDeferred, Reply
+from handlers.chat.reply import Reply
 from handlers.chat.services import Services
+from handlers.chat.symbols import SymbolParser
 
 log = logging.getLogger(__name__)
 COMMANDS_PER_MINUTE = 20
@@ -101,40 +103,31 @@ class App:
         self.persistent = persistent
         self.keys = Keys(settings.key_prefix)
         self.metrics = Metrics()
-        self.store = MarketStore(redis, self.keys, settings.poll_interval_seconds)
+        self.store = MarketStore(redis, self.keys)
+        universe, freshness = settings.universe, settings.freshness
         self.watchlists = Watchlists(
-            redis, self.keys, defaults=settings.tracked_symbols,
+            redis, self.keys, defaults=universe.tracked_symbols,
             cap=settings.max_tracked_symbols, clock=clock,
         )  # fmt: skip
         self.poller = Poller(
             exchange,
             index,
             self.store,
-            settings.tracked_symbols,
+            universe.tracked_symbols,
             poll_interval=settings.poll_interval_seconds,
             index_interval=settings.index_poll_interval_seconds,
             clock=clock,
-            metrics=self.metrics,
+            telemetry=self.metrics,
             extra_symbols=self.watchlists.tracked,
             max_symbols=settings.max_tracked_symbols,
         )
         self.engine = Engine(redis, self.keys, self.store.ticks_since)
         self.alerts = AlertService(
-            redis, self.keys, self.engine, self.store,
+            redis, self.keys, self.engine, self.store, freshness,
             quota=settings.alert_quota_per_chat, clock=clock,
         )  # fmt: skip
         self.subscriptions = Subscriptions(redis, self.keys)
-        self.services = Services(
-            settings, self.store, exchange.lists, clock,
-            alerts=self.alerts, subscriptions=self.subscriptions,
-            listed_symbols=lambda: exchange.symbols, watchlists=self.watchlists,
-            digests=Digests(redis, self.keys),
-        )  # fmt: skip
-        self.digests = DigestScheduler(
-            redis, self.keys, functools.partial(build_digest, self.services), clock=clock
-        )
-        self.signals = SignalDetector(self.services, self.subscriptions)
-        self.pushers: dict[str, Pusher] = {}
+        self.market = MarketView(self.store, universe, freshness, clock)
         self.lease = LeaderLease(
             redis, self.keys.leader, ttl_ms=int(settings.leader_lease_seconds * 1000)
         )
@@ -143,12 +136,27 @@ class App:
             self.keys,
             self.deliver,
             claim_idle_ms=int(settings.delivery_claim_idle_seconds * 1000),
-            metrics=self.metrics,
+            telemetry=self.metrics,
             clock=clock,
         )
-        self.services.stats = StatsSource(
-            redis, self.keys, self.engine, self.store, self.worker, clock
+        self.services = Services(
+            universe=universe,
+            freshness=freshness,
+            store=self.store,
+            market=self.market,
+            alerts=self.alerts,
+            subscriptions=self.subscriptions,
+            watchlists=self.watchlists,
+            digests=Digests(redis, self.keys),
+            stats=StatsSource(redis, self.keys, self.engine, self.store, self.worker, clock),
+            symbols=SymbolParser(universe, exchange.lists, lambda: exchange.symbols),
+            clock=clock,
+            admin_ids=frozenset(settings.admin_chat_ids),
         )
+        self.digests = DigestScheduler(redis, self.keys, DigestNotices(self.services), clock=clock)
+        targets = TargetReference(settings.target_reference, settings.target_reference_prices)
+        self.signals = SignalDetector(self.market, self.subscriptions, targets)
+        self.pushers: dict[str, Pusher] = {}
         self.core = build_core(
             self.services,
             rate_limiter=self.allow_command,
@@ -227,7 +235,7 @@ class App:
         details["outbox_backlog"] = pending
         details["leader"] = await self.lease.holder()
         details["this_replica_leads"] = self.lease.is_leader
-        if status.last_ok is None or self.store.is_stale(status.last_ok, now):
+        if self.settings.freshness.price_stale(status.last_ok, now):
             details["reason"] = "no fresh exchange data"
             return False, details
         return True, details
@@ -239,7 +247,14 @@ class App:
         if telegram and self.settings.telegram_bot_token is not None:
             from handlers.telegram.transport import TelegramTransport
 
-            self.telegram = TelegramTransport.from_settings(self.core, self.settings)
+            self.telegram = TelegramTransport(
+                self.core,
+                self.settings.telegram_bot_token.get_secret_value(),
+                self.settings.telegram_api_url,
+                allowed_chats=self.settings.allowed_chat_ids,
+                admin_chats=self.settings.admin_chat_ids,
+                webhook_url=self.settings.telegram_webhook_url,
+            )
             if http:  # webhook mode (TELEGRAM_WEBHOOK_URL): a route on HTTP_PORT
                 self.telegram.mount_webhook(self.health.app)
         if http:

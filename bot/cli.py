@@ -20,8 +20,8 @@ log = logging.getLogger("altbot")
 async def run(settings: Settings) -> None:
     """Live mode: poll the real feeds, serve every transport whose token is set."""
     from bot.app import App, connect_redis, redis_answers
-    from bot.feeds.exchange import build_exchange
     from bot.feeds.index_feed import YahooIndexFeed
+    from bot.sources import build_exchange
     from handlers.console import ConsoleTransport
 
     redis = connect_redis(settings.redis_url.get_secret_value())
@@ -70,9 +70,9 @@ async def backtest(settings: Settings, *, as_json: bool, days: int) -> int:
     from alerts.storage.keys import Keys
     from alerts.storage.market_store import MarketStore
     from bot.app import connect_redis, in_process_redis, redis_answers
-    from bot.feeds.exchange import build_exchange
     from bot.feeds.history import load_history
     from bot.feeds.index_feed import YahooIndexFeed
+    from bot.sources import build_exchange
 
     if days < 1:
         print("altbot: --days must be at least 1", file=sys.stderr)
@@ -83,8 +83,8 @@ async def backtest(settings: Settings, *, as_json: bool, days: int) -> int:
         print("altbot: no Redis at REDIS_URL, so nothing is cached", file=sys.stderr)
         redis = in_process_redis()
     exchange, index = build_exchange(settings), YahooIndexFeed(settings.index_api_url)
-    store = MarketStore(redis, Keys(settings.key_prefix), settings.poll_interval_seconds)
-    symbols = [f"{base}/{settings.quote}" for base in settings.coins]
+    store = MarketStore(redis, Keys(settings.key_prefix))
+    symbols = settings.universe.coin_symbols
     try:
         history = await load_history(
             exchange, index, store, symbols, btc=f"BTC/{settings.quote}", days=days

@@ -11,8 +11,10 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from alerts.domain.freshness import Freshness
+from alerts.domain.market import Universe
+
 DEFAULT_COINS = ("AVAX", "BCH", "ADA", "LINK", "HBAR")
-REFERENCE_COINS = ("BTC", "ETH")
 
 
 def _split_csv(value: object) -> object:
@@ -115,14 +117,14 @@ class Settings(BaseSettings):
         return value.upper() if isinstance(value, str) else value
 
     @property
-    def tracked_bases(self) -> list[str]:
-        """The watched coins plus the reference coins, in display order."""
-        return list(dict.fromkeys([*self.coins, *REFERENCE_COINS]))
+    def universe(self) -> Universe:
+        """The watched coins (plus BTC and ETH as reference) against QUOTE."""
+        return Universe(tuple(self.coins), self.quote)
 
     @property
-    def tracked_symbols(self) -> list[str]:
-        """ccxt-style market symbols (e.g. `LINK/USDT`) polled every tick."""
-        return [f"{base}/{self.quote}" for base in self.tracked_bases]
+    def freshness(self) -> Freshness:
+        """Staleness judged against the configured poll intervals."""
+        return Freshness(self.poll_interval_seconds, self.index_poll_interval_seconds)
 
     def secrets(self) -> list[str]:
         """Secret values that log output must never contain."""

@@ -48,3 +48,20 @@ class Metrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
             registry=r,
         )
+
+    # ---- the `alerts.domain.telemetry.Telemetry` port -------------------------------------
+    def poll_ok(self, feed: str) -> None:
+        self.polls.labels(feed).inc()
+
+    def poll_failed(self, feed: str, error: str) -> None:
+        self.poll_errors.labels(feed, error).inc()
+
+    def was_rate_limited(self, service: str) -> None:
+        self.rate_limited.labels(service).inc()
+
+    def stream_state(self, up: bool) -> None:
+        self.stream_up.set(1 if up else 0)
+
+    def delivered(self, latency_s: float | None) -> None:
+        if latency_s is not None:
+            self.delivery_latency.observe(max(0.0, latency_s))

@@ -17,7 +17,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from alerts.domain.alert import AlertSpec
+from alerts.domain.grammar import AlertSpec
 from bot.app import App
 from bot.config import Settings
 from bot.feeds.exchange import CcxtExchange

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from redis.asyncio import Redis
 
 from bot.app import App
@@ -12,11 +14,15 @@ from handlers.chat.reply import Reply, Request
 TODAY = 1_764_000_000
 
 
-def replay_app(redis: Redis, prefix: str, **overrides: object) -> App:
+def replay_app(
+    redis: Redis, prefix: str, *, clock: Callable[[], float] | None = None, **overrides: object
+) -> App:
+    """The whole app over the replay feeds; `clock` defaults to the replay's own."""
     scenario = Scenario(today=TODAY)
     exchange = ReplayExchange(scenario)
     settings = Settings(_env_file=None, key_prefix=prefix, http_port=0, **overrides)  # type: ignore[call-arg, arg-type]
-    return App(settings, redis, exchange, ReplayIndex(scenario, exchange), clock=exchange.clock)
+    index = ReplayIndex(scenario, exchange)
+    return App(settings, redis, exchange, index, clock=clock or exchange.clock)
 
 
 async def ask(app: App, text: str, chat: str = "tg:1", **kw: object) -> Reply:

@@ -10,40 +10,34 @@ from redis.asyncio import Redis
 from alerts.storage.keys import Keys
 from alerts.storage.market_store import MarketStore
 from bot.app import App
-from bot.config import Settings
-from bot.feeds.replay import ReplayExchange, ReplayIndex, Scenario
+from bot.feeds.replay import Scenario
 from handlers.chat.core import CommandCore
-from handlers.chat.registry import build_core
 from handlers.chat.reply import Reply, Request
-from handlers.chat.services import Services
+from tests.replay import replay_app
 
 TODAY = 1_764_000_000
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture
-def settings(prefix: str) -> Settings:
-    return Settings(key_prefix=prefix, http_port=0)
+def empty(redis: Redis, prefix: str) -> App:
+    """An app whose store holds nothing yet (no poll has run)."""
+    return replay_app(redis, prefix, clock=lambda: TODAY)
 
 
 @pytest.fixture
-def store(redis: Redis, keys: Keys, settings: Settings) -> MarketStore:
-    return MarketStore(redis, keys, settings.poll_interval_seconds)
-
-
-def make_core(settings: Settings, store: MarketStore) -> CommandCore:
-    listed = {f"{base}/USDT" for base in settings.tracked_bases}
-    return build_core(Services(settings, store, listed.__contains__, clock=lambda: TODAY))
+def store(empty: App) -> MarketStore:
+    return empty.store
 
 
 @pytest.fixture
-async def core(settings: Settings, store: MarketStore) -> CommandCore:
+async def core(empty: App, store: MarketStore) -> CommandCore:
     """A core over a store holding the scenario's R2K history and daily candles."""
     scenario = Scenario(today=TODAY)
     await store.save_index(scenario.r2k_at(24), TODAY - 60)
     for symbol, candles in scenario.daily.items():
         await store.save_daily(symbol, candles)
-    return make_core(settings, store)
+    return empty.core
 
 
 async def ask(core: CommandCore, text: str, chat: str = "tg:1") -> Reply:
@@ -106,8 +100,8 @@ async def test_charts_are_cached_briefly(core: CommandCore, redis: Redis, keys: 
     assert again.image == first.image
 
 
-async def test_missing_data_is_said_not_invented(settings: Settings, store: MarketStore) -> None:
-    core = make_core(settings, store)
+async def test_missing_data_is_said_not_invented(empty: App) -> None:
+    core = empty.core
     for text in ("/chart LINK", "/chart R2K", "/chart regime", "/evidence"):
         reply = await ask(core, text)
         assert reply.image is None and reply.tone == "warn", text
@@ -116,12 +110,8 @@ async def test_missing_data_is_said_not_invented(settings: Settings, store: Mark
 
 
 @pytest.fixture
-async def app(redis: Redis, settings: Settings) -> AsyncIterator[App]:
-    scenario = Scenario(today=TODAY)
-    exchange = ReplayExchange(scenario)
-    application = App(
-        settings, redis, exchange, ReplayIndex(scenario, exchange), clock=exchange.clock
-    )
+async def app(redis: Redis, prefix: str) -> AsyncIterator[App]:
+    application = replay_app(redis, prefix)
     await application.poller.run_once()
     yield application
     await application.stop()

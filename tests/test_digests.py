@@ -11,8 +11,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from redis.asyncio import Redis
 
+from alerts.domain.jobs import Notice
 from alerts.domain.regime import index_stats
-from alerts.storage.digests import LATE_GRACE_SECONDS, DigestScheduler, Schedule
+from alerts.domain.schedule import Schedule
+from alerts.storage.digests import LATE_GRACE_SECONDS, DigestScheduler
 from alerts.storage.keys import Keys
 from bot.app import App
 from bot.feeds.replay import ReplayExchange
@@ -164,7 +166,7 @@ async def test_digest_arrives_at_the_scheduled_time_with_the_chats_board(app: Ap
     assert stats is not None
     r2k = next(line for line in reply.lines if line.startswith("R2K "))
     assert r2k.startswith(f"R2K {stats.last_close:,.2f} (close 2025-11-24)")
-    assert f"Regime: {(await app.services.regime())[0].label}" in reply.lines
+    assert f"Regime: {(await app.market.regime())[0].label}" in reply.lines
     closest = reply.lines[reply.lines.index("Alerts closest to firing:") + 1 :][:3]
     assert [line.split()[1] for line in closest] == ["LINK/USDT", "SOL/USDT", "HBAR/USDT"]
     assert closest[0].endswith("% away") and "above" in closest[0]
@@ -250,12 +252,11 @@ async def test_missed_by_more_than_an_hour_is_skipped_and_rescheduled(app: App) 
 
 async def test_schedule_changed_while_building_is_not_sent_on_the_old_one(app: App) -> None:
     await schedule_berlin(app)
-    assert app.services.digests is not None
     digests = app.services.digests
 
-    async def build_and_change(chat: str, schedule: Schedule) -> Reply:
+    async def build_and_change(chat: str, schedule: Schedule) -> Notice:
         await digests.set(chat, Schedule(9, 0, "UTC"), float(DUE))  # the user, meanwhile
-        return Reply("digest")
+        return Notice("digest")
 
     racer = DigestScheduler(app.redis, app.keys, build_and_change, clock=lambda: DUE + 1.0)
     assert await racer.run_once() == 0

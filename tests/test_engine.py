@@ -6,9 +6,9 @@ import asyncio
 
 from redis.asyncio import Redis
 
-from alerts.domain.alert import Alert
+from alerts.domain.alert import Alert, AlertKind, Series
 from alerts.storage.engine import Engine
-from alerts.storage.keys import OUTBOX_GROUP, SERIES_PRICE, Keys
+from alerts.storage.keys import OUTBOX_GROUP, Keys
 
 SYM = "LINK/USDT"
 
@@ -21,7 +21,8 @@ def make_alert(
     alert_id: int, level: float, kind: str = "a", chat: str = "tg:1", **extra: int
 ) -> Alert:
     return Alert(
-        id=alert_id, chat=chat, symbol=SYM, kind=kind, level=level, ref=9.0, created=0, **extra
+        id=alert_id, chat=chat, symbol=SYM, kind=AlertKind(kind), level=level, ref=9.0, created=0,
+        **extra,
     )
 
 
@@ -38,11 +39,11 @@ async def test_crossing_fires_once_and_moves_to_history(redis: Redis, keys: Keys
     await engine.create(make_alert(1, 9.5), quota=50)
     await engine.create(make_alert(2, 8.0, kind="b"), quota=50)
     assert (
-        await engine.evaluate(SYM, SERIES_PRICE, 9.2, 1, 1) == 0
+        await engine.evaluate(SYM, Series.PRICE, 9.2, 1, 1) == 0
     )  # first value: nothing to compare
-    assert await engine.evaluate(SYM, SERIES_PRICE, 9.6, 2, 2) == 1
-    assert await engine.evaluate(SYM, SERIES_PRICE, 9.4, 3, 3) == 0
-    assert await engine.evaluate(SYM, SERIES_PRICE, 9.7, 4, 4) == 0  # once-alert never again
+    assert await engine.evaluate(SYM, Series.PRICE, 9.6, 2, 2) == 1
+    assert await engine.evaluate(SYM, Series.PRICE, 9.4, 3, 3) == 0
+    assert await engine.evaluate(SYM, Series.PRICE, 9.7, 4, 4) == 0  # once-alert never again
     assert await fired_ids(redis, keys) == [1]
     assert await engine.get(1) is None
     assert await redis.get(keys.history(1)) is not None
@@ -52,10 +53,10 @@ async def test_crossing_fires_once_and_moves_to_history(redis: Redis, keys: Keys
 async def test_same_tick_twice_is_evaluated_once(redis: Redis, keys: Keys) -> None:
     engine = Engine(redis, keys, no_ticks)
     await engine.create(make_alert(1, 9.5), quota=50)
-    await engine.evaluate(SYM, SERIES_PRICE, 9.0, 1, 1)
-    assert await engine.evaluate(SYM, SERIES_PRICE, 9.6, 2, 2) == 1
-    assert await engine.evaluate(SYM, SERIES_PRICE, 9.6, 2, 2) == 0
-    assert await engine.evaluate(SYM, SERIES_PRICE, 9.0, 1.5, 2) == 0  # older tick ignored
+    await engine.evaluate(SYM, Series.PRICE, 9.0, 1, 1)
+    assert await engine.evaluate(SYM, Series.PRICE, 9.6, 2, 2) == 1
+    assert await engine.evaluate(SYM, Series.PRICE, 9.6, 2, 2) == 0
+    assert await engine.evaluate(SYM, Series.PRICE, 9.0, 1.5, 2) == 0  # older tick ignored
 
 
 async def test_two_engines_never_double_claim(redis: Redis, keys: Keys) -> None:
@@ -64,9 +65,9 @@ async def test_two_engines_never_double_claim(redis: Redis, keys: Keys) -> None:
         a, b = Engine(redis, keys, no_ticks), Engine(other, keys, no_ticks)
         for i in range(1, 201):
             await a.create(make_alert(i, 9.0 + i / 1000), quota=1000)
-        await a.evaluate(SYM, SERIES_PRICE, 9.0, 1, 1)
+        await a.evaluate(SYM, Series.PRICE, 9.0, 1, 1)
         results = await asyncio.gather(
-            a.evaluate(SYM, SERIES_PRICE, 9.5, 2, 2), b.evaluate(SYM, SERIES_PRICE, 9.5, 2, 2)
+            a.evaluate(SYM, Series.PRICE, 9.5, 2, 2), b.evaluate(SYM, Series.PRICE, 9.5, 2, 2)
         )
         assert sorted(results) == [0, 200]
         ids = await fired_ids(redis, keys)
@@ -83,11 +84,11 @@ def _url(redis: Redis) -> str:
 async def test_crossing_while_down_fires_once_after_restart(redis: Redis, keys: Keys) -> None:
     before = Engine(redis, keys, no_ticks)
     await before.create(make_alert(1, 9.5), quota=50)
-    await before.evaluate(SYM, SERIES_PRICE, 9.2, 1, 1)
+    await before.evaluate(SYM, Series.PRICE, 9.2, 1, 1)
     del before  # the process stops; the last evaluated price stays in Redis
     after = Engine(redis, keys, no_ticks)
-    assert await after.evaluate(SYM, SERIES_PRICE, 9.9, 100, 100) == 1
-    assert await after.evaluate(SYM, SERIES_PRICE, 9.95, 110, 110) == 0
+    assert await after.evaluate(SYM, Series.PRICE, 9.9, 100, 100) == 1
+    assert await after.evaluate(SYM, Series.PRICE, 9.95, 110, 110) == 0
     assert await fired_ids(redis, keys) == [1]
 
 
@@ -105,7 +106,7 @@ async def test_repeat_cooldown_and_hysteresis(redis: Redis, keys: Keys) -> None:
         (10.1, 4000, 1),  # after the cooldown: fires
     ]
     for price, ts, expected in path:
-        assert await engine.evaluate(SYM, SERIES_PRICE, price, ts, ts) == expected, (price, ts)
+        assert await engine.evaluate(SYM, Series.PRICE, price, ts, ts) == expected, (price, ts)
     alert = await engine.get(1)
     assert alert is not None and alert.fires == 2 and alert.last_fired == 4000
 
@@ -119,8 +120,8 @@ async def test_expired_alert_is_removed_and_owner_told_once(redis: Redis, keys: 
     assert await engine.get(1) is None and await engine.get(2) is not None
     assert await fired_ids(redis, keys, "expired") == [1]
     # an expired alert crossed before the sweep is reported as expired, not fired
-    await engine.evaluate(SYM, SERIES_PRICE, 9.0, 1, 600)
-    await engine.evaluate(SYM, SERIES_PRICE, 9.7, 2, 600)
+    await engine.evaluate(SYM, Series.PRICE, 9.0, 1, 600)
+    await engine.evaluate(SYM, Series.PRICE, 9.7, 2, 600)
     assert await fired_ids(redis, keys) == []
     assert sorted(await fired_ids(redis, keys, "expired")) == [1, 2]
 
@@ -138,11 +139,11 @@ async def test_paused_chat_does_not_fire_until_resumed(redis: Redis, keys: Keys)
     engine = Engine(redis, keys, no_ticks)
     await engine.create(make_alert(1, 9.5), quota=50)
     await redis.set(keys.paused("tg:1"), "1")
-    await engine.evaluate(SYM, SERIES_PRICE, 9.0, 1, 1)
-    assert await engine.evaluate(SYM, SERIES_PRICE, 9.6, 2, 2) == 0
+    await engine.evaluate(SYM, Series.PRICE, 9.0, 1, 1)
+    assert await engine.evaluate(SYM, Series.PRICE, 9.6, 2, 2) == 0
     await redis.delete(keys.paused("tg:1"))
-    await engine.evaluate(SYM, SERIES_PRICE, 9.0, 3, 3)
-    assert await engine.evaluate(SYM, SERIES_PRICE, 9.6, 4, 4) == 1
+    await engine.evaluate(SYM, Series.PRICE, 9.0, 3, 3)
+    assert await engine.evaluate(SYM, Series.PRICE, 9.6, 4, 4) == 1
 
 
 async def test_move_alerts_are_evaluated_per_group(redis: Redis, keys: Keys) -> None:
@@ -174,8 +175,8 @@ async def test_worker_crash_between_claim_and_send_delivers_once(redis: Redis, k
 
     crashed = DeliveryWorker(redis, keys, deliver, consumer="crashed", claim_idle_ms=0)
     await crashed.ensure_group()
-    await engine.evaluate(SYM, SERIES_PRICE, 9.0, 1, 1)
-    await engine.evaluate(SYM, SERIES_PRICE, 9.6, 2, 2)
+    await engine.evaluate(SYM, Series.PRICE, 9.0, 1, 1)
+    await engine.evaluate(SYM, Series.PRICE, 9.6, 2, 2)
     # the crashed worker read the jobs and died before sending
     await redis.xreadgroup(OUTBOX_GROUP, "crashed", {keys.outbox: ">"}, count=100)
     # one of them had been sent just before the crash (sent-mark written, not acked)

@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-from alerts.domain.alert import Alert
+from alerts.domain.alert import Alert, Series
 from alerts.storage.engine import Engine
-from alerts.storage.keys import SERIES_PRICE, Keys
+from alerts.storage.keys import Keys
 from tests.conftest import REDIS_URL, delete_prefix
 
 SYM = "ADA/USDT"
@@ -49,7 +49,7 @@ async def run_engine(alerts: list[tuple[str, float]], path: list[float]) -> list
             )
             assert await engine.create(alert, quota=1000)
         for ts, price in enumerate(path, start=1):
-            await engine.evaluate(SYM, SERIES_PRICE, price, ts, ts)
+            await engine.evaluate(SYM, Series.PRICE, price, ts, ts)
         return [int(f["id"]) for _, f in await client.xrange(keys.outbox) if f["t"] == "fire"]
     finally:
         await delete_prefix(client, keys.prefix)

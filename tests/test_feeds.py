@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
+from alerts.domain.freshness import Freshness
 from alerts.domain.market import BadData, FeedUnavailable, GeoBlocked, RateLimited, UnknownSymbol
 from alerts.storage.keys import Keys
 from alerts.storage.market_store import MarketStore
@@ -159,7 +160,7 @@ async def test_outage_leaves_stale_data_and_backs_off(
     binance: FakeBinance, yahoo: FakeYahoo, redis: Redis, keys: Keys
 ) -> None:
     clock = [1_764_000_000.0]
-    store = MarketStore(redis, keys, poll_interval=10)
+    store = MarketStore(redis, keys)
     ex = exchange_for(binance, attempts=1)
     feed = YahooIndexFeed(yahoo.url)
     poller = Poller(
@@ -168,13 +169,14 @@ async def test_outage_leaves_stale_data_and_backs_off(
     try:
         await poller.run_once()
         snap = await store.snapshot("LINK/USDT")
-        assert snap is not None and not store.is_stale(snap.fetched_at, clock[0])
+        fresh = Freshness(poll_period=10, index_period=300)
+        assert snap is not None and not fresh.price_stale(snap.fetched_at, clock[0])
         binance.set_outage(503, paths="ticker/24hr")
         for _ in range(4):
             clock[0] += 10
             with pytest.raises(FeedUnavailable):
                 await poller.run_exchange_once()
-        assert store.is_stale(snap.fetched_at, clock[0])
+        assert fresh.price_stale(snap.fetched_at, clock[0])
         status = await store.feed_status("exchange")
         assert status.consecutive_errors == 4 and status.last_error
         delays = [Poller.backoff(10, n, None) for n in range(5)]

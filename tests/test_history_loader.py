@@ -44,7 +44,7 @@ async def yahoo() -> AsyncIterator[FakeYahoo]:
 
 @pytest.fixture
 def store(redis: Redis, keys: Keys) -> MarketStore:
-    return MarketStore(redis, keys, 10.0)
+    return MarketStore(redis, keys)
 
 
 def klines_for(fake: FakeBinance, market_id: str) -> int:

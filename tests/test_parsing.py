@@ -8,21 +8,22 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.domain.alert import Alert, ParseError, parse_alert_args
+from alerts.domain.alert import Alert, AlertKind
+from alerts.domain.errors import UserError
+from alerts.domain.grammar import ParseError, parse_alert_args
 from bot.config import ConfigError, Settings, load_settings
 from handlers.chat.core import split_command
-from handlers.chat.reply import UserError
-from handlers.chat.services import Services
+from handlers.chat.symbols import SymbolParser
 
 
-def services() -> Services:
+def parser() -> SymbolParser:
     listed = {"SOL/USDT"}
-    return Services(Settings(), store=None, is_listed=listed.__contains__)  # type: ignore[arg-type]
+    return SymbolParser(Settings().universe, listed.__contains__)
 
 
 @pytest.mark.parametrize("raw", ["LINK", "link", "LINK/USDT", "linkusdt", " Link "])
 def test_symbol_forms(raw: str) -> None:
-    assert services().parse_symbol(raw) == "LINK/USDT"
+    assert parser().parse(raw) == "LINK/USDT"
 
 
 @pytest.mark.parametrize(
@@ -39,7 +40,7 @@ def test_symbol_forms(raw: str) -> None:
 )
 def test_bad_symbols_get_clear_errors(raw: str, message: str) -> None:
     with pytest.raises(UserError) as err:
-        services().parse_symbol(raw)
+        parser().parse(raw)
     assert message in err.value.message
     assert "LINK" in (err.value.hint or "") or message in ("Only USDT markets",)
 
@@ -105,7 +106,8 @@ def test_alert_parser_never_crashes(args: list[str]) -> None:
 
 def test_record_packing_round_trips() -> None:
     alert = Alert(
-        7, "dc:c:123", "HBAR/USDT", "pu", 0.35, 0.25, 1764110000, 1764714800, 3600, 0, 0, 0
+        7, "dc:c:123", "HBAR/USDT", AlertKind.RISE, 0.35, 0.25,
+        1764110000, 1764714800, 3600, 0, 0, 0,
     )
     assert Alert.unpack(7, alert.pack()) == alert
 
@@ -119,4 +121,4 @@ def test_invalid_settings_name_the_setting(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("COINS", "link, ada")
     settings = load_settings()
     assert settings.poll_interval_seconds == 2.5
-    assert settings.tracked_symbols[:2] == ["LINK/USDT", "ADA/USDT"]
+    assert settings.universe.tracked_symbols[:2] == ["LINK/USDT", "ADA/USDT"]

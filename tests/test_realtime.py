@@ -18,16 +18,16 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from alerts.domain.alert import AlertSpec
-from alerts.domain.market import FeedUnavailable
+from alerts.domain.grammar import AlertSpec
+from alerts.domain.market import FeedUnavailable, TickBatch
 from bot.app import App
 from bot.config import Settings
-from bot.feeds.exchange import CcxtExchange, build_exchange
-from bot.feeds.exchange_ws import CcxtTickerStream, ws_wanted
+from bot.feeds.exchange import CcxtExchange
+from bot.feeds.exchange_ws import CcxtTickerStream
 from bot.feeds.index_feed import YahooIndexFeed
-from bot.feeds.poller import TickBatch
-from bot.feeds.realtime import RealtimeFeed, build_feed
+from bot.feeds.realtime import RealtimeFeed
 from bot.feeds.replay import ReplayExchange, ReplayIndex, Scenario
+from bot.sources import build_exchange, build_feed, ws_wanted
 from fakes.binance_ws import FakeBinanceWs
 from fakes.yahoo import FakeYahoo
 from handlers.chat.reply import Reply

@@ -20,17 +20,16 @@ from alerts.domain.regime import index_stats
 from alerts.storage.keys import Keys
 from alerts.storage.market_store import MarketStore
 from alerts.storage.subscriptions import SIGNALS, Subscriptions
-from alerts.usecases.signals import SignalDetector, near_signal, record_signal
+from alerts.usecases.signals import SignalDetector, TargetReference, near_signal, record_signal
 from bot.app import App
 from bot.config import Settings
 from bot.demo import run_demo
 from bot.feeds.replay import BREAKOUT_STEP, ReplayExchange, ReplayIndex, Scenario
 from handlers.chat.core import CommandCore
-from handlers.chat.registry import build_core
 from handlers.chat.reply import Reply, Request
-from handlers.chat.services import Services
 from handlers.console import CONSOLE_CHAT, ConsoleTransport
 from tests.conftest import REDIS_URL
+from tests.replay import replay_app
 
 DAY = 86400
 TODAY = 1_764_028_800  # a UTC midnight
@@ -56,14 +55,17 @@ class Env:
     settings: Settings
     store: MarketStore
     subs: Subscriptions
-    services: Services
+    app: App
     now: float = NOW
 
     def detector(self) -> SignalDetector:
-        return SignalDetector(self.services, self.subs)
+        """A detector of its own, as another replica (or a restarted process) has."""
+        s = self.settings
+        targets = TargetReference(s.target_reference, s.target_reference_prices)
+        return SignalDetector(self.app.market, self.subs, targets)
 
     def core(self) -> CommandCore:
-        return build_core(self.services)
+        return self.app.core
 
     async def r2k(
         self, closes: list[float], *, extra: int = 0, fetched_at: float | None = None
@@ -87,11 +89,8 @@ class Env:
 
 
 def make_env(redis: Redis, prefix: str, keys: Keys, **overrides: object) -> Env:
-    settings = Settings(key_prefix=prefix, coins=COINS, http_port=0, **overrides)  # type: ignore[arg-type]
-    store = MarketStore(redis, keys, settings.poll_interval_seconds)
-    subs = Subscriptions(redis, keys)
-    services = Services(settings, store, lambda s: False, lambda: NOW, subscriptions=subs)
-    return Env(redis, keys, settings, store, subs, services)
+    app = replay_app(redis, prefix, clock=lambda: NOW, coins=COINS, **overrides)
+    return Env(redis, keys, app.settings, app.store, app.subscriptions, app)
 
 
 @pytest.fixture

@@ -149,12 +149,12 @@ async def test_poller_truncates_to_its_cap_and_keeps_the_defaults(app: App) -> N
     for chat, base in (("tg:1", "SOL"), ("tg:2", "ARB"), ("tg:3", "DOGE")):
         await ask(app, f"/watch add {base}", chat=chat)
     small = Poller(
-        app.exchange, app.index, app.store, app.settings.tracked_symbols,
+        app.exchange, app.index, app.store, app.settings.universe.tracked_symbols,
         poll_interval=10, index_interval=300, clock=app.clock,
         extra_symbols=app.watchlists.tracked, max_symbols=8,
     )  # fmt: skip
     assert await small.refresh_symbols() == ["ARB/USDT"]  # sorted, the first one fits
-    assert small.symbols == [*app.settings.tracked_symbols, "ARB/USDT"]
+    assert small.symbols == [*app.settings.universe.tracked_symbols, "ARB/USDT"]
 
 
 async def test_per_chat_limit(redis: Redis, keys: Keys) -> None:

@@ -1,16 +1,14 @@
-"""Alerts: the stored record, its compact packing, and the /alert command grammar.
+"""An alert as stored: kinds, series, directions and the compact packed record.
 
 A record is packed into one short `|`-separated string (field of a bucketed
 hash), because with a million alerts every byte per alert counts; the Lua
-scripts read the same layout (see `FIELDS`).
+scripts read the same layout (see `FIELDS`, pinned by a contract test).
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, replace
-
-from alerts.storage.keys import DOWN, SERIES_PRICE, SERIES_VOLUME, UP
+from dataclasses import dataclass
+from enum import StrEnum
 
 # Field order of a packed record; the Lua scripts index these 1-based. The 13th,
 # `snoozed_until`, is optional (written only once a repeat alert is snoozed).
@@ -18,14 +16,40 @@ FIELDS = (
     "chat", "symbol", "kind", "level", "ref", "created", "expires",
     "cooldown", "last_fired", "fires", "window", "state", "snoozed_until",
 )  # fmt: skip
-KINDS = {"a": "above", "b": "below", "pu": "rise", "pd": "drop", "m": "move", "v": "volume"}
-STATE_ARMED, STATE_REARM, STATE_PAUSED = "A", "R", "P"
-DEFAULT_COOLDOWN = 3600
-HYSTERESIS = 0.005
-MAX_TEXT_ARGS = 12
+HYSTERESIS = 0.005  # a fired repeat alert re-arms once the value moved back this fraction
 
-_DURATION = re.compile(r"^(\d{1,4})(m|h|d)$")
-_UNITS = {"m": 60, "h": 3600, "d": 86400}
+
+class AlertKind(StrEnum):
+    """The stored kind code (one or two letters: they are in every packed record)."""
+
+    ABOVE = "a"
+    BELOW = "b"
+    RISE = "pu"  # +N% from the price at creation, stored as an absolute level
+    DROP = "pd"
+    MOVE = "m"
+    VOLUME = "v"
+
+    @property
+    def is_price_level(self) -> bool:
+        """Kinds whose level is a price (drawn on charts, shown as "x% away")."""
+        return self in (AlertKind.ABOVE, AlertKind.BELOW, AlertKind.RISE, AlertKind.DROP)
+
+
+class Series(StrEnum):
+    """The value a level alert is indexed on."""
+
+    PRICE = "price"
+    VOLUME = "volx"  # 24h quote volume / its 30-day mean
+
+
+class Direction(StrEnum):
+    UP = "up"
+    DOWN = "down"
+
+
+class AlertState(StrEnum):
+    ARMED = "A"
+    REARM = "R"  # a fired repeat alert waiting for hysteresis and its cooldown
 
 
 def num(value: float) -> str:
@@ -41,7 +65,7 @@ class Alert:
     id: int
     chat: str
     symbol: str
-    kind: str
+    kind: AlertKind
     level: float
     ref: float
     created: int
@@ -50,7 +74,7 @@ class Alert:
     last_fired: int = 0
     fires: int = 0
     window: int = 0
-    state: str = STATE_ARMED
+    state: AlertState = AlertState.ARMED
     snoozed_until: int = 0
 
     @property
@@ -58,12 +82,14 @@ class Alert:
         return self.cooldown > 0
 
     @property
-    def series(self) -> str:
-        return SERIES_VOLUME if self.kind == "v" else SERIES_PRICE
+    def series(self) -> Series:
+        return Series.VOLUME if self.kind is AlertKind.VOLUME else Series.PRICE
 
     @property
-    def direction(self) -> str:
-        return DOWN if self.kind in ("b", "pd") else UP
+    def direction(self) -> Direction:
+        if self.kind in (AlertKind.BELOW, AlertKind.DROP):
+            return Direction.DOWN
+        return Direction.UP
 
     def pack(self) -> str:
         values: tuple[str, ...] = (
@@ -79,124 +105,8 @@ class Alert:
     def unpack(cls, alert_id: int, packed: str) -> Alert:
         f = packed.split("|")
         return cls(
-            id=alert_id, chat=f[0], symbol=f[1], kind=f[2], level=float(f[3]), ref=float(f[4]),
-            created=int(f[5]), expires=int(f[6]), cooldown=int(f[7]), last_fired=int(f[8]),
-            fires=int(f[9]), window=int(f[10]), state=f[11],
+            id=alert_id, chat=f[0], symbol=f[1], kind=AlertKind(f[2]), level=float(f[3]),
+            ref=float(f[4]), created=int(f[5]), expires=int(f[6]), cooldown=int(f[7]),
+            last_fired=int(f[8]), fires=int(f[9]), window=int(f[10]), state=AlertState(f[11]),
             snoozed_until=int(f[12]) if len(f) > 12 and f[12] else 0,
         )  # fmt: skip
-
-    def with_state(self, **changes: object) -> Alert:
-        return replace(self, **changes)  # type: ignore[arg-type]
-
-
-def duration_text(seconds: int) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
-@dataclass(frozen=True, slots=True)
-class AlertSpec:
-    """A parsed /alert command before it is checked against the market."""
-
-    kind: str  # above | below | percent | move | volume
-    value: float
-    window: int = 0
-    repeat: bool = False
-    cooldown: int = DEFAULT_COOLDOWN
-    expires_in: int = 0
-
-
-class ParseError(ValueError):
-    """The /alert text is malformed; the message says how to write it."""
-
-
-USAGE = (
-    "Examples: /alert LINK above 9.5 · /alert ADA below 0.8 · /alert AVAX +40% · "
-    "/alert BCH move 5% 1h · /alert HBAR volume 3x. Options: repeat, cooldown 15m, for 7d."
-)
-
-
-def parse_duration(text: str, *, low: int, high: int, what: str) -> int:
-    match = _DURATION.match(text.lower())
-    if not match:
-        raise ParseError(f"{what} must look like 15m, 4h or 7d.")
-    seconds = int(match.group(1)) * _UNITS[match.group(2)]
-    if not low <= seconds <= high:
-        raise ParseError(f"{what} must be between {duration_text(low)} and {duration_text(high)}.")
-    return seconds
-
-
-def _number(text: str, what: str, *, suffix: str = "") -> float:
-    raw = text.lower().removesuffix(suffix).replace(",", "")
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ParseError(f"{what} must be a number, not {text[:20]!r}.") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise ParseError(f"{what} must be a finite number.")
-    return value
-
-
-def parse_alert_args(args: list[str]) -> AlertSpec:
-    """Parse everything after the symbol: condition first, then options."""
-    if not args:
-        raise ParseError("What should the alert watch for?")
-    if len(args) > MAX_TEXT_ARGS:
-        raise ParseError("That alert has too many words.")
-    words = [a.lower() for a in args]
-    head = words[0]
-    if head in ("above", ">", "over", "below", "<", "under"):
-        if len(words) < 2:
-            raise ParseError(f"{head} what price?")
-        price = _number(words[1], "The price")
-        if not 0 < price < 1e12:
-            raise ParseError("The price must be above zero.")
-        kind = "above" if head in ("above", ">", "over") else "below"
-        spec, rest = AlertSpec(kind, price), words[2:]
-    elif head[:1] in "+-" and head.endswith("%"):
-        pct = _number(head, "The percentage", suffix="%")
-        if pct == 0 or pct <= -100 or pct > 10_000:
-            raise ParseError("The percentage must be like +40% or -20% (above -100%).")
-        spec, rest = AlertSpec("percent", pct), words[1:]
-    elif head == "move":
-        if len(words) < 3:
-            raise ParseError("A move alert needs a size and a window, e.g. move 5% 1h.")
-        pct = _number(words[1], "The move size", suffix="%")
-        if not 0.1 <= pct <= 100:
-            raise ParseError("The move size must be between 0.1% and 100%.")
-        window = parse_duration(words[2], low=300, high=86400, what="The window")
-        spec, rest = AlertSpec("move", pct, window=window), words[3:]
-    elif head == "volume":
-        if len(words) < 2:
-            raise ParseError("A volume alert needs a multiple, e.g. volume 3x.")
-        multiple = _number(words[1], "The volume multiple", suffix="x")
-        if not 1 < multiple <= 100:
-            raise ParseError("The volume multiple must be above 1 and at most 100, e.g. 3x.")
-        spec, rest = AlertSpec("volume", multiple), words[2:]
-    else:
-        raise ParseError(f"I don't understand {args[0][:20]!r}.")
-    return _options(spec, rest)
-
-
-def _options(spec: AlertSpec, words: list[str]) -> AlertSpec:
-    i = 0
-    repeat, cooldown, expires = False, DEFAULT_COOLDOWN, 0
-    while i < len(words):
-        word = words[i]
-        if word == "repeat":
-            repeat = True
-        elif word in ("cooldown", "for") and i + 1 < len(words):
-            if word == "cooldown":
-                cooldown = parse_duration(words[i + 1], low=60, high=7 * 86400, what="The cooldown")
-                repeat = True
-            else:
-                expires = parse_duration(
-                    words[i + 1], low=3600, high=365 * 86400, what="The expiry"
-                )
-            i += 1
-        else:
-            raise ParseError(f"Unknown option {word[:20]!r}: use repeat, cooldown 15m or for 7d.")
-        i += 1
-    return replace(spec, repeat=repeat, cooldown=cooldown, expires_in=expires)

@@ -64,6 +64,14 @@ class History:
         return [base for base, rows in self.coins.items() if not rows]
 
 
+def history_of(
+    r2k: list[DailyClose], closes: dict[str, list[DailyClose]], btc: str, symbols: Sequence[str]
+) -> History:
+    """A `History` from closes by market symbol (`LINK/USDT`); coins keyed by base."""
+    coins = {s.split("/")[0]: closes.get(s, []) for s in symbols if s != btc}
+    return History(r2k, closes.get(btc, []), coins)
+
+
 class Daily:
     """Closes on a calendar-day grid (day = ts // DAY); a gap repeats the previous close."""
 

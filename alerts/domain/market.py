@@ -10,6 +10,39 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+REFERENCE_COINS = ("BTC", "ETH")
+
+
+@dataclass(frozen=True, slots=True)
+class Universe:
+    """The coins the thesis watches and the reference coins, all against one quote currency."""
+
+    coins: tuple[str, ...]
+    quote: str
+    references: tuple[str, ...] = REFERENCE_COINS
+
+    def symbol(self, base: str) -> str:
+        """`LINK` → `LINK/USDT`."""
+        return f"{base}/{self.quote}"
+
+    @property
+    def tracked_bases(self) -> tuple[str, ...]:
+        """The watched coins plus the reference coins, in display order."""
+        return tuple(dict.fromkeys([*self.coins, *self.references]))
+
+    @property
+    def tracked_symbols(self) -> list[str]:
+        """Market symbols polled every tick, whoever watches what."""
+        return [self.symbol(base) for base in self.tracked_bases]
+
+    @property
+    def coin_symbols(self) -> list[str]:
+        return [self.symbol(base) for base in self.coins]
+
+    @property
+    def btc(self) -> str:
+        return self.symbol("BTC")
+
 
 @dataclass(frozen=True, slots=True)
 class Ticker:
@@ -46,6 +79,14 @@ class DailyClose:
 
     ts: int
     close: float
+
+@dataclass(frozen=True, slots=True)
+class TickBatch:
+    """Ticks accepted in one poll, with the 24h-volume / 30-day-mean ratio per symbol."""
+
+    ticks: list[Ticker]
+    fetched_at: float
+    volume_ratio: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

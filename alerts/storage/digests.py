@@ -15,72 +15,21 @@ import asyncio
 import logging
 import time as _time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfoNotFoundError
 
 from redis.asyncio import Redis
 
+from alerts.domain.jobs import Notice
+from alerts.domain.schedule import Schedule
 from alerts.storage.engine import load_lua
 from alerts.storage.keys import Keys
-from handlers.chat.reply import Reply
 
 log = logging.getLogger(__name__)
 
 LATE_GRACE_SECONDS = 3600
 LOOP_MAX_SLEEP_SECONDS = 20.0
 DUE_BATCH = 200
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-
-
-@dataclass(frozen=True, slots=True)
-class Schedule:
-    """Daily (`weekday` None) or weekly at `hour:minute` wall-clock time in `tz`."""
-
-    hour: int
-    minute: int
-    tz: str = "UTC"
-    weekday: int | None = None  # 0 = Monday
-
-    def pack(self) -> str:
-        day = "*" if self.weekday is None else WEEKDAYS[self.weekday]
-        return f"{day}|{self.hour:02d}:{self.minute:02d}|{self.tz}"
-
-    @classmethod
-    def unpack(cls, packed: str) -> Schedule:
-        day, hhmm, tz = packed.split("|")
-        hour, minute = (int(x) for x in hhmm.split(":"))
-        return cls(hour, minute, tz, None if day == "*" else WEEKDAYS.index(day))
-
-    @property
-    def weekly(self) -> bool:
-        return self.weekday is not None
-
-    def describe(self) -> str:
-        at = f"{self.hour:02d}:{self.minute:02d} {self.tz}"
-        if self.weekday is None:
-            return f"daily at {at}"
-        return f"weekly on {WEEKDAY_NAMES[self.weekday]} at {at}"
-
-    def next_run(self, after: float) -> int:
-        """The first run strictly after `after` (unix seconds), as unix seconds.
-
-        A wall-clock time skipped by a spring-forward change runs when the clocks
-        have jumped (02:30 → 03:30); a repeated one (autumn) runs at its first
-        occurrence only.
-        """
-        tz = ZoneInfo(self.tz)
-        start = datetime.fromtimestamp(after, tz).date()
-        for offset in range(-1, 9):
-            day = start + timedelta(days=offset)
-            if self.weekday is not None and day.weekday() != self.weekday:
-                continue
-            at = int(datetime.combine(day, time(self.hour, self.minute), tzinfo=tz).timestamp())
-            if at > after:
-                return at
-        raise AssertionError("a daily or weekly time recurs within 8 days")  # pragma: no cover
 
 
 class Digests:
@@ -117,7 +66,7 @@ class Digests:
         return Schedule.unpack(packed), None if score is None else int(score)
 
 
-Build = Callable[[str, Schedule], Awaitable[Reply]]
+Build = Callable[[str, Schedule], Awaitable[Notice]]
 
 
 class DigestScheduler:
@@ -181,16 +130,16 @@ class DigestScheduler:
                 )
             return 0
         try:
-            reply = await self.build(chat, schedule)
+            notice = await self.build(chat, schedule)
         except Exception:
             log.exception("building the digest of %s failed; retrying next round", chat)
             return 0
         fields = {
             "t": "digest",
             "chat": chat,
-            "title": reply.title,
-            "body": "\n".join(reply.lines),
-            "buttons": buttons_field(reply),
+            "title": notice.title,
+            "body": "\n".join(notice.lines),
+            "buttons": notice.buttons_field(),
             "due": str(due),
             "at": repr(now),
             "tick": repr(float(due)),
@@ -218,8 +167,3 @@ class DigestScheduler:
                 log.exception("digest scheduler error; retrying")
                 delay = LOOP_MAX_SLEEP_SECONDS
             await asyncio.sleep(max(0.5, delay))
-
-
-def buttons_field(reply: Reply) -> str:
-    """A reply's buttons as `label\\tdata` lines (rows not kept: digests have one row)."""
-    return "\n".join(f"{b.label}\t{b.data}" for row in reply.buttons for b in row)

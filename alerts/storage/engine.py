@@ -17,8 +17,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from alerts.domain.alert import HYSTERESIS, Alert
-from alerts.storage.keys import DOWN, HISTORY_TTL_SECONDS, SERIES_PRICE, SERIES_VOLUME, UP, Keys
+from alerts.domain.alert import HYSTERESIS, Alert, AlertKind, Direction, Series
+from alerts.storage.keys import HISTORY_TTL_SECONDS, Keys
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +84,10 @@ class Engine:
         k = self.keys
         keys = [
             k.last(symbol),
-            k.index(symbol, series, UP),
-            k.index(symbol, series, DOWN),
-            k.rearm(symbol, series, UP),
-            k.rearm(symbol, series, DOWN),
+            k.index(symbol, series, Direction.UP),
+            k.index(symbol, series, Direction.DOWN),
+            k.rearm(symbol, series, Direction.UP),
+            k.rearm(symbol, series, Direction.DOWN),
             k.outbox,
             k.expiry,
         ]
@@ -128,16 +128,16 @@ class Engine:
         self, symbol: str, price: float, tick: float, now: int, volume_ratio: float | None
     ) -> int:
         """Every alert kind for one accepted tick of one symbol."""
-        fired = await self.evaluate(symbol, SERIES_PRICE, price, tick, now)
+        fired = await self.evaluate(symbol, Series.PRICE, price, tick, now)
         if volume_ratio is not None:
-            fired += await self.evaluate(symbol, SERIES_VOLUME, volume_ratio, tick, now)
+            fired += await self.evaluate(symbol, Series.VOLUME, volume_ratio, tick, now)
         fired += await self.evaluate_moves(symbol, price, tick, now)
         return fired
 
     def create_call(self, alert: Alert, quota: int) -> tuple[list[str], list[Any]]:
         """KEYS and ARGV of the create script (bulk loaders pipeline the same call)."""
         k = self.keys
-        if alert.kind == "m":
+        if alert.kind is AlertKind.MOVE:
             group = f"{alert.window}:{alert.level:g}"
             target = k.move_group(alert.symbol, alert.window, alert.level)
         else:
@@ -160,16 +160,15 @@ class Engine:
 
     def remove_keys(self, alert: Alert) -> list[str]:
         k, s = self.keys, alert.symbol
-        group = (
-            k.move_group(s, alert.window, alert.level) if alert.kind == "m" else k.move_groups(s)
-        )
+        is_move = alert.kind is AlertKind.MOVE
+        group = k.move_group(s, alert.window, alert.level) if is_move else k.move_groups(s)
         return [
             k.bucket(alert.id),
             k.chat(alert.chat),
-            k.index(s, alert.series, UP),
-            k.index(s, alert.series, DOWN),
-            k.rearm(s, alert.series, UP),
-            k.rearm(s, alert.series, DOWN),
+            k.index(s, alert.series, Direction.UP),
+            k.index(s, alert.series, Direction.DOWN),
+            k.rearm(s, alert.series, Direction.UP),
+            k.rearm(s, alert.series, Direction.DOWN),
             group,
             k.expiry,
             k.outbox,

@@ -58,10 +58,6 @@ BACKTEST_HISTORY_SECONDS = 24 * 3600
 CHART_CACHE_SECONDS = 60
 OUTBOX_GROUP = "delivery"
 
-SERIES_PRICE = "price"
-SERIES_VOLUME = "volx"
-UP = "up"
-DOWN = "down"
 
 
 @dataclass(frozen=True, slots=True)

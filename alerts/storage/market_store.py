@@ -1,15 +1,13 @@
 """Market snapshots, feed health and history caches in Redis.
 
-Readers (chat replies, health, the regime) only go through here, so the
-staleness rule lives in one place: a snapshot older than three poll intervals
-is stale and is shown as such, never as fresh.
+Readers (chat replies, health, the regime) only go through here; whether what
+they read is stale is the one rule of `alerts.domain.freshness`.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,8 +21,6 @@ from alerts.storage.keys import (
     TICK_HISTORY_SECONDS,
     Keys,
 )
-
-STALE_INTERVALS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,16 +55,11 @@ def _opt(value: str | None) -> float | None:
 class MarketStore:
     """Reads and writes market state under one key prefix."""
 
-    def __init__(self, redis: Redis, keys: Keys, poll_interval: float) -> None:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
         # redis-py annotates replies as bytes | str; with decode_responses=True they are str.
 
         self.redis: Any = redis
         self.keys = keys
-        self.poll_interval = poll_interval
-
-    def is_stale(self, fetched_at: float, now: float | None = None) -> bool:
-        now = time.time() if now is None else now
-        return now - fetched_at > STALE_INTERVALS * self.poll_interval
 
     async def save_tickers(self, tickers: list[Ticker], fetched_at: float) -> None:
         """Store accepted tickers and append them to the tick history, in one round trip."""

@@ -27,9 +27,9 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from alerts.domain.alert import Alert
+from alerts.domain.errors import ChatUnreachable
+from alerts.domain.telemetry import NO_TELEMETRY, Telemetry
 from alerts.storage.keys import OUTBOX_GROUP, SENT_MARK_TTL_SECONDS, Keys
-from bot.metrics import Metrics
-from handlers.chat.reply import ChatUnreachable
 
 log = logging.getLogger(__name__)
 LAST_SENT_KEEP = 4096  # chats whose last send time is remembered before pruning
@@ -107,7 +107,7 @@ class DeliveryWorker:
         batch: int = 200,
         claim_idle_ms: int = 30_000,
         concurrency: int = 64,
-        metrics: Metrics | None = None,
+        telemetry: Telemetry = NO_TELEMETRY,
         clock: Callable[[], float] = time.time,
         coalesce: dict[str, Coalesce] | None = None,
         max_inflight: int | None = None,
@@ -120,7 +120,7 @@ class DeliveryWorker:
         self.consumer = consumer or consumer_name()
         self.batch = batch
         self.claim_idle_ms = claim_idle_ms
-        self.metrics = metrics or Metrics()
+        self.telemetry = telemetry
         self.clock = clock
         self._slots = asyncio.Semaphore(concurrency)
         self._paused_logged: set[str] = set()
@@ -271,8 +271,7 @@ class DeliveryWorker:
             await pipe.execute()
         now = self.clock()
         for job in jobs:
-            if job.tick:
-                self.metrics.delivery_latency.observe(max(0.0, now - job.tick))
+            self.telemetry.delivered(now - job.tick if job.tick else None)
         self.delivered += len(jobs)
         return len(jobs)
 

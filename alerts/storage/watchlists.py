@@ -16,8 +16,9 @@ from typing import Any, Literal
 
 from redis.asyncio import Redis
 
+from alerts.domain.alert import Direction, Series
 from alerts.storage.engine import load_lua
-from alerts.storage.keys import DOWN, SERIES_PRICE, SERIES_VOLUME, UP, Keys
+from alerts.storage.keys import Keys
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +99,8 @@ class Watchlists:
         zsets = [
             make(symbol, series, direction)
             for make in (k.index, k.rearm)
-            for series in (SERIES_PRICE, SERIES_VOLUME)
-            for direction in (UP, DOWN)
+            for series in (Series.PRICE, Series.VOLUME)
+            for direction in (Direction.UP, Direction.DOWN)
         ]
         return [*zsets, k.move_groups(symbol)]
 

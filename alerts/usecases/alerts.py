@@ -14,11 +14,13 @@ from typing import Any
 from redis.asyncio import Redis
 
 from alerts.domain import fmt
-from alerts.domain.alert import STATE_ARMED, Alert, AlertSpec
+from alerts.domain.alert import Alert, AlertKind
+from alerts.domain.errors import UserError
+from alerts.domain.freshness import Freshness
+from alerts.domain.grammar import AlertSpec, SpecKind
 from alerts.storage.engine import Engine, move_happened
 from alerts.storage.keys import Keys
 from alerts.storage.market_store import MarketStore
-from handlers.chat.reply import UserError
 
 SNOOZE_SECONDS = 3600
 
@@ -27,6 +29,15 @@ SNOOZE_SECONDS = 3600
 class Created:
     alert: Alert
     price: float
+
+
+def respec(old: Alert) -> AlertSpec:
+    """The spec that re-creates `old` at the same absolute level (a +N% alert becomes a level)."""
+    kinds: dict[AlertKind, SpecKind] = {
+        AlertKind.ABOVE: "above", AlertKind.RISE: "above", AlertKind.BELOW: "below",
+        AlertKind.DROP: "below", AlertKind.MOVE: "move", AlertKind.VOLUME: "volume",
+    }  # fmt: skip
+    return AlertSpec(kinds[old.kind], old.level, window=old.window)
 
 
 class AlertService:
@@ -38,6 +49,7 @@ class AlertService:
         keys: Keys,
         engine: Engine,
         store: MarketStore,
+        freshness: Freshness,
         *,
         quota: int,
         clock: Callable[[], float],
@@ -48,12 +60,13 @@ class AlertService:
         self.keys = keys
         self.engine = engine
         self.store = store
+        self.freshness = freshness
         self.quota = quota
         self.clock = clock
 
     async def _price(self, symbol: str) -> float:
         snap = await self.store.snapshot(symbol)
-        if snap is None or self.store.is_stale(snap.fetched_at, self.clock()):
+        if snap is None or self.freshness.price_stale(snap.fetched_at, self.clock()):
             raise UserError(
                 f"No fresh price for {symbol} right now, so I can't check the alert.",
                 "The exchange is not answering; try again in a minute.",
@@ -72,19 +85,19 @@ class AlertService:
         price = await self._price(symbol)
         now = int(self.clock())
         kind, level, window = self._resolve(spec, price)
-        if kind == "a" and price >= level:
+        if kind is AlertKind.ABOVE and price >= level:
             raise UserError(
                 f"{symbol} is already at {fmt.price(price)}, above {fmt.price(level)}.",
                 f"Pick a level above the current price, e.g. /alert {symbol.split('/')[0]} "
                 f"above {fmt.price(price * 1.05)}",
             )
-        if kind == "b" and price <= level:
+        if kind is AlertKind.BELOW and price <= level:
             raise UserError(
                 f"{symbol} is already at {fmt.price(price)}, below {fmt.price(level)}.",
                 f"Pick a level under the current price, e.g. /alert {symbol.split('/')[0]} "
                 f"below {fmt.price(price * 0.95)}",
             )
-        if kind == "v":
+        if kind is AlertKind.VOLUME:
             ratio = await self.volume_ratio(symbol)
             if ratio is None:
                 raise UserError(f"No 30-day volume history for {symbol} yet; try again later.")
@@ -93,7 +106,7 @@ class AlertService:
                     f"{symbol}'s 24h volume is already {ratio:.1f}× its 30-day mean.",
                     f"Pick a multiple above {ratio:.1f}.",
                 )
-        if kind == "m":
+        if kind is AlertKind.MOVE:
             ticks = await self.store.ticks_since(symbol, self.clock() - window)
             if move_happened(ticks, price, level):
                 raise UserError(
@@ -120,19 +133,19 @@ class AlertService:
         return Created(alert, price)
 
     @staticmethod
-    def _resolve(spec: AlertSpec, price: float) -> tuple[str, float, int]:
+    def _resolve(spec: AlertSpec, price: float) -> tuple[AlertKind, float, int]:
         """(stored kind, absolute level, window) of a parsed spec at the current price."""
         if spec.kind == "above":
-            return "a", spec.value, 0
+            return AlertKind.ABOVE, spec.value, 0
         if spec.kind == "below":
-            return "b", spec.value, 0
+            return AlertKind.BELOW, spec.value, 0
         if spec.kind == "percent":
             # 10 significant digits: 44.400000000000006 would cost bytes on every record
             level = float(f"{price * (1 + spec.value / 100):.10g}")
-            return ("pu" if spec.value > 0 else "pd"), level, 0
+            return (AlertKind.RISE if spec.value > 0 else AlertKind.DROP), level, 0
         if spec.kind == "move":
-            return "m", spec.value, spec.window
-        return "v", spec.value, 0
+            return AlertKind.MOVE, spec.value, spec.window
+        return AlertKind.VOLUME, spec.value, 0
 
     async def list(self, chat: str) -> list[Alert]:
         ids = sorted(int(i) for i in await self.redis.smembers(self.keys.chat(chat)))
@@ -179,14 +192,7 @@ class AlertService:
             if live is not None and live.chat == chat:
                 raise UserError(f"Alert #{alert_id} is still active.")
             raise UserError(f"No fired alert #{alert_id} in this chat to re-arm.")
-        spec = {"a": "above", "b": "below", "m": "move", "v": "volume"}.get(old.kind, "above")
-        if old.kind in ("pu", "pd"):
-            spec = "above" if old.kind == "pu" else "below"
-        return await self.create(
-            chat,
-            old.symbol,
-            AlertSpec(spec, old.level, window=old.window, expires_in=0),
-        )
+        return await self.create(chat, old.symbol, respec(old))
 
     async def snooze(self, chat: str, alert_id: int, seconds: int = SNOOZE_SECONDS) -> Alert:
         """Silence a repeat alert for a while; it stays armed and keeps its levels."""
@@ -204,6 +210,3 @@ class AlertService:
 
     async def is_paused(self, chat: str) -> bool:
         return bool(await self.redis.exists(self.keys.paused(chat)))
-
-    async def count_armed(self, chat: str) -> int:
-        return sum(1 for a in await self.list(chat) if a.state == STATE_ARMED)

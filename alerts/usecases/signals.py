@@ -32,17 +32,15 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from alerts.domain import fmt
 from alerts.domain.backtest import MIN_BREADTH_COINS
-from alerts.domain.market import DailyClose
+from alerts.domain.market import DailyClose, TickBatch
 from alerts.domain.regime import ALTSEASON_SHARE, BTC_SEASON_SHARE, IndexStats, Regime
-from alerts.storage.market_store import STALE_INTERVALS
 from alerts.storage.subscriptions import Signal, Subscriptions
-from bot.feeds.poller import TickBatch
-from handlers.chat.services import Services
+from alerts.usecases.market import MarketView
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +52,15 @@ MIN_INDEX_ROWS = 250  # about a year of trading days: a "record" over less means
 MAX_CANDLE_AGE = 2 * DAY  # daily candles whose last day is older are stale history
 
 Evidence = Callable[[], Awaitable[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class TargetReference:
+    """TARGET_REFERENCE: `r2k_record` (a coin's close on the latest R2K record day) or
+    `fixed` with `prices` per coin (TARGET_REFERENCE_PRICES)."""
+
+    mode: str = "r2k_record"
+    prices: Mapping[str, float] = field(default_factory=dict)
 
 
 def record_signal(stats: IndexStats | None) -> Signal | None:
@@ -128,19 +135,22 @@ class SignalDetector:
     """Checks every signal against the store and publishes new events to subscribers."""
 
     def __init__(
-        self, services: Services, subscriptions: Subscriptions, *, evidence: Evidence | None = None
+        self,
+        market: MarketView,
+        subscriptions: Subscriptions,
+        targets: TargetReference,
+        *,
+        evidence: Evidence | None = None,
     ) -> None:
-        self.services = services
+        self.market = market
         self.subscriptions = subscriptions
-        self.store = services.store
-        self.settings = services.settings
-        self.evidence = evidence or self.evidence_line
+        self.targets = targets
+        self.store = market.store
+        self.universe = market.universe
+        self.freshness = market.freshness
+        self.evidence = evidence or market.evidence_line
         self.published: deque[Signal] = deque(maxlen=100)  # recent ones, for tests and logs
         self.jobs = 0
-
-    async def evidence_line(self) -> str:
-        """The backtest's one-line summary over the history the store holds (off the loop)."""
-        return await self.services.evidence_line()
 
     async def on_index(self, rows: list[DailyClose]) -> None:
         """Poller index listener."""
@@ -158,7 +168,7 @@ class SignalDetector:
 
     async def run_once(self) -> list[Signal]:
         """Detect, claim and fan out; returns the signals this call published."""
-        now = self.services.clock()
+        now = self.market.clock()
         signals, state = await self.detect(now)
         fresh = await self.subscriptions.unclaimed(signals)
         published: list[Signal] = []
@@ -177,20 +187,16 @@ class SignalDetector:
         self.published.extend(published)
         return published
 
-    def _index_fresh(self, fetched_at: float | None, now: float) -> bool:
-        interval = self.settings.index_poll_interval_seconds
-        return fetched_at is not None and now - fetched_at <= STALE_INTERVALS * interval
-
     async def detect(self, now: float) -> tuple[list[Signal], dict[str, str]]:
         """Candidate signals (claimed or not) and the detector state to store."""
         rows, fetched_at = await self.store.index()
-        usable = self._index_fresh(fetched_at, now) and len(rows) >= MIN_INDEX_ROWS
+        usable = not self.freshness.index_stale(fetched_at, now) and len(rows) >= MIN_INDEX_ROWS
         if not usable:
             rows = []
-        regime = await self.services.regime_of(rows)  # its stats: index_stats(rows), once
+        regime = await self.market.regime_of(rows)  # its stats: index_stats(rows), once
         found = (record_signal(regime.stats), near_signal(rows, regime.stats))
         signals = [s for s in found if s is not None]
-        btc = await self.store.daily(f"BTC/{self.settings.quote}")
+        btc = await self.store.daily(self.universe.btc)
         history_fresh = bool(btc) and now - btc[-1].ts <= MAX_CANDLE_AGE
         state: dict[str, str] = {}
         raw = await self.store.redis.hgetall(self.store.keys.signal_state)
@@ -241,9 +247,9 @@ class SignalDetector:
         self, rows: Sequence[DailyClose], regime: Regime
     ) -> tuple[dict[str, tuple[float, str]], str]:
         """(coin → (reference price, event tag), how the reference was chosen)."""
-        if self.settings.target_reference == "fixed":
-            prices = self.settings.target_reference_prices
-            coins = [b for b in self.settings.coins if b in prices]
+        if self.targets.mode == "fixed":
+            prices = self.targets.prices
+            coins = [b for b in self.universe.coins if b in prices]
             refs = {b: (prices[b], f"fixed-{prices[b]:g}") for b in coins}
             return refs, "fixed in TARGET_REFERENCE_PRICES"
         if regime.stats is None or not rows:
@@ -251,8 +257,8 @@ class SignalDetector:
         record_day = regime.stats.ath_ts // DAY
         day = fmt.day(regime.stats.ath_ts)
         refs = {}
-        for base in self.settings.coins:
-            candles = await self.store.daily(f"{base}/{self.settings.quote}")
+        for base in self.universe.coins:
+            candles = await self.store.daily(self.universe.symbol(base))
             close = next((c.close for c in candles if c.ts // DAY == record_day), None)
             if close is not None and close > 0:
                 refs[base] = (close, f"r2k-{day}")
@@ -264,8 +270,8 @@ class SignalDetector:
         refs, how = await self._references(rows, regime)
         out = []
         for base, (ref, tag) in refs.items():
-            snap = await self.store.snapshot(f"{base}/{self.settings.quote}")
-            if snap is None or self.store.is_stale(snap.fetched_at, now):
+            snap = await self.store.snapshot(self.universe.symbol(base))
+            if snap is None or self.freshness.price_stale(snap.fetched_at, now):
                 continue
             signal = target_signal(base, snap.price, ref, tag, how)
             if signal is not None:

@@ -32,7 +32,6 @@ from alerts.domain.market import (
     Ticker,
     UnknownSymbol,
 )
-from bot.config import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -284,13 +283,3 @@ class ExchangeChain:
     async def close(self) -> None:
         for ex in self._all:
             await ex.close()
-
-
-def build_exchange(settings: Settings) -> ExchangeChain:
-    """The exchange and its fallbacks from settings; EXCHANGE_API_URL applies to the first."""
-    names = [settings.exchange, *[n for n in settings.exchange_fallbacks if n != settings.exchange]]
-    exchanges = [
-        CcxtExchange(name, api_url=settings.exchange_api_url if i == 0 else None)
-        for i, name in enumerate(names)
-    ]
-    return ExchangeChain(exchanges)

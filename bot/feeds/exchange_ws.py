@@ -21,8 +21,7 @@ from typing import Any
 
 import ccxt.pro as ccxt_pro
 
-from alerts.domain.market import FeedUnavailable, MarketError, TickerSource
-from bot.config import Settings
+from alerts.domain.market import FeedUnavailable, MarketError
 from bot.feeds.exchange import (
     CcxtExchange,
     ExchangeChain,
@@ -147,25 +146,3 @@ class CcxtTickerStream:
             if fresh:
                 last_tick[0] = time.monotonic()
                 on_ticks(fresh)
-
-
-def ws_wanted(settings: Settings, exchange: TickerSource) -> bool:
-    """EXCHANGE_WS: off → never; auto → unless the REST API was pointed elsewhere without a
-    websocket URL (a proxy or a fake would not serve the real socket); on → always."""
-    if settings.exchange_ws == "off":
-        return False
-    if not isinstance(exchange, CcxtExchange | ExchangeChain):
-        return False  # the offline demo's replay, test doubles: no socket to open
-    if settings.exchange_ws == "on" or settings.exchange_ws_url:
-        return True
-    first = exchange if isinstance(exchange, CcxtExchange) else exchange.primary
-    return not (settings.exchange_api_url or first.api_url)
-
-
-def build_stream(settings: Settings, exchange: TickerSource) -> CcxtTickerStream | None:
-    """The websocket stream for this exchange and these settings, or None for REST only."""
-    if not ws_wanted(settings, exchange):
-        return None
-    assert isinstance(exchange, CcxtExchange | ExchangeChain)
-    first = exchange if isinstance(exchange, CcxtExchange) else exchange.primary
-    return CcxtTickerStream(exchange, ws_url=settings.exchange_ws_url, ws_url_for=first.name)

@@ -1,4 +1,4 @@
-"""Loading the backtest's daily history: from the feeds (cached in Redis) or the store.
+"""Loading the backtest's daily history from the feeds (cached in Redis for a day).
 
 Kept apart from the statistics in `alerts.domain.backtest`, which are pure functions.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from alerts.domain.backtest import HISTORY_DAYS, R2K, History, closes_of
+from alerts.domain.backtest import HISTORY_DAYS, R2K, History, closes_of, history_of
 from alerts.domain.market import DailyClose, IndexSource, TickerSource
 from alerts.storage.market_store import MarketStore
 
@@ -45,23 +45,4 @@ async def load_history(
     if r2k is None:
         r2k = await index.fetch_daily(full=True)
         await store.save_closes(R2K, r2k, 0)
-    return _history(r2k, closes, btc, symbols)
-
-
-async def stored_history(store: MarketStore, symbols: Sequence[str], *, btc: str) -> History:
-    """What the store already holds: the longer of the backtest cache and the poller's data."""
-    closes: dict[str, list[DailyClose]] = {}
-    for symbol in [btc, *symbols]:
-        cached = await store.closes(symbol) or []
-        recent = closes_of(await store.daily(symbol))
-        closes[symbol] = cached if len(cached) > len(recent) else recent
-    rows, _ = await store.index()
-    cached_r2k = await store.closes(R2K) or []
-    return _history(rows if len(rows) >= len(cached_r2k) else cached_r2k, closes, btc, symbols)
-
-
-def _history(
-    r2k: list[DailyClose], closes: dict[str, list[DailyClose]], btc: str, symbols: Sequence[str]
-) -> History:
-    coins = {s.split("/")[0]: closes.get(s, []) for s in symbols if s != btc}
-    return History(r2k, closes.get(btc, []), coins)
+    return history_of(r2k, closes, btc, symbols)

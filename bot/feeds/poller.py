@@ -15,19 +15,19 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 
 from alerts.domain.market import (
     DailyClose,
     IndexSource,
     MarketError,
     RateLimited,
+    TickBatch,
     Ticker,
     TickerSource,
     UnknownSymbol,
 )
+from alerts.domain.telemetry import NO_TELEMETRY, Telemetry
 from alerts.storage.market_store import MarketStore
-from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +38,6 @@ MAX_BACKOFF_SECONDS = 300.0
 HISTORY_REFRESH_SECONDS = 3600.0
 DEFAULT_MAX_SYMBOLS = 200
 
-
-@dataclass(frozen=True, slots=True)
-class TickBatch:
-    """Ticks accepted in one poll, with the 24h-volume / 30-day-mean ratio per symbol."""
-
-    ticks: list[Ticker]
-    fetched_at: float
-    volume_ratio: dict[str, float] = field(default_factory=dict)
 
 
 TickListener = Callable[[TickBatch], Awaitable[None]]
@@ -75,7 +67,7 @@ class Poller:
         poll_interval: float,
         index_interval: float,
         clock: Callable[[], float] = time.time,
-        metrics: Metrics | None = None,
+        telemetry: Telemetry = NO_TELEMETRY,
         extra_symbols: ExtraSymbols | None = None,
         max_symbols: int = DEFAULT_MAX_SYMBOLS,
     ) -> None:
@@ -91,7 +83,7 @@ class Poller:
         self.poll_interval = poll_interval
         self.index_interval = index_interval
         self.clock = clock
-        self.metrics = metrics or Metrics()
+        self.telemetry = telemetry
         self.listeners: list[TickListener] = []
         self.index_listeners: list[IndexListener] = []
         self.unlisted: list[str] = []
@@ -180,9 +172,9 @@ class Poller:
             tickers = await self.exchange.fetch_tickers(wanted)
         except MarketError as exc:
             self._exchange_failures += 1
-            self.metrics.poll_errors.labels("exchange", type(exc).__name__).inc()
+            self.telemetry.poll_failed("exchange", type(exc).__name__)
             if isinstance(exc, RateLimited):
-                self.metrics.rate_limited.labels("exchange").inc()
+                self.telemetry.was_rate_limited("exchange")
             await self.store.feed_error("exchange", str(exc), now)
             log.warning("exchange poll failed (%s): %s", type(exc).__name__, exc)
             raise
@@ -202,7 +194,7 @@ class Poller:
         await self.store.save_tickers(accepted, now)
         await self.store.feed_ok("exchange", now)
         self.polls += 1
-        self.metrics.polls.labels(source).inc()
+        self.telemetry.poll_ok(source)
         batch = TickBatch(accepted, now, self._ratios(accepted))
         for listener in self.listeners:
             await listener(batch)
@@ -240,7 +232,7 @@ class Poller:
             rows = await self.index.fetch_daily(full=not self._index_loaded)
         except MarketError as exc:
             self._index_failures += 1
-            self.metrics.poll_errors.labels("index", type(exc).__name__).inc()
+            self.telemetry.poll_failed("index", type(exc).__name__)
             await self.store.feed_error("index", str(exc), now)
             log.warning("index poll failed (%s): %s", type(exc).__name__, exc)
             raise
@@ -253,7 +245,7 @@ class Poller:
         self._index_loaded = True
         await self.store.save_index(rows, now)
         await self.store.feed_ok("index", now)
-        self.metrics.polls.labels("index").inc()
+        self.telemetry.poll_ok("index")
         for listener in self.index_listeners:
             await listener(rows)
         return rows

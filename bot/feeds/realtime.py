@@ -33,10 +33,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Literal, Protocol
 
-from alerts.domain.market import FeedUnavailable, MarketError, Ticker, TickerSource
-from bot.config import Settings
+from alerts.domain.market import FeedUnavailable, MarketError, Ticker
+from alerts.domain.telemetry import Telemetry
 from bot.feeds.poller import Poller, reraise_swallowed_cancel
-from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -78,13 +77,13 @@ class RealtimeFeed:
         poller: Poller,
         stream: TickStream,
         *,
-        metrics: Metrics | None = None,
+        telemetry: Telemetry | None = None,
         flush_seconds: float = FLUSH_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.poller = poller
         self.stream = stream
-        self.metrics = metrics or poller.metrics
+        self.telemetry = telemetry or poller.telemetry
         self.flush_seconds = flush_seconds
         self.mono = monotonic
         self.state: State = "rest"
@@ -112,7 +111,7 @@ class RealtimeFeed:
             log.info("realtime: %s ticks now come from %s", self.stream.name, state)
             self.state = state
             self._changed.set()
-        self.metrics.stream_up.set(1 if state == "socket" else 0)
+        self.telemetry.stream_state(state == "socket")
 
     async def wait_state(self, state: State, within: float) -> bool:
         """Block until the feed is in `state` (tests, the benchmark); False on timeout."""
@@ -239,7 +238,7 @@ class RealtimeFeed:
             lived = self.mono() - live_at[0] if live_at else 0.0
             failures = 1 if lived >= STABLE_SECONDS else failures + 1
             delay = reconnect_delay(failures)
-            self.metrics.poll_errors.labels("ws", reason_type).inc()
+            self.telemetry.poll_failed("ws", reason_type)
             log.warning(
                 "realtime: %s socket down (%s); polling REST, retrying in %.0fs",
                 self.stream.name,
@@ -293,16 +292,3 @@ class RealtimeFeed:
         if exc is not None:
             raise exc
         raise FeedUnavailable("the exchange stream ended")
-
-
-def build_feed(settings: Settings, exchange: TickerSource, poller: Poller) -> RealtimeFeed | None:
-    """The realtime feed for a ccxt exchange when EXCHANGE_WS allows it; None: REST only.
-
-    Other sources (the demo's replay) never load ccxt.pro: the import waits until needed.
-    """
-    if settings.exchange_ws == "off" or type(exchange).__module__ != "bot.feeds.exchange":
-        return None
-    from bot.feeds.exchange_ws import build_stream
-
-    stream = build_stream(settings, exchange)
-    return None if stream is None else RealtimeFeed(poller, stream)

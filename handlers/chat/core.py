@@ -13,7 +13,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from handlers.chat.reply import Reply, Request, UserError, error_reply
+from alerts.domain.errors import UserError
+from handlers.chat.reply import Reply, Request, error_reply
 
 log = logging.getLogger(__name__)
 

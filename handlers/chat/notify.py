@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections import Counter
 
 from alerts.domain import fmt
-from alerts.domain.alert import Alert
+from alerts.domain.alert import Alert, AlertKind
+from alerts.domain.jobs import parse_buttons
 from alerts.storage.outbox import Job
 from handlers.chat.commands.alerts import describe
 from handlers.chat.reply import CALLBACK_MAX_BYTES, Button, Reply
@@ -20,7 +21,7 @@ MAX_DETAILED_FIRED = 25  # more fired alerts in one message are summed up per sy
 
 
 def fired_line(alert: Alert, value: float | None, at: float) -> str:
-    if alert.kind == "v":
+    if alert.kind is AlertKind.VOLUME:
         ratio = f"{value or 0:.2f}× its 30-day mean"
         return f"#{alert.id} {alert.symbol}: 24h volume reached {ratio} ({fmt.when(at)})"
     change = (
@@ -28,7 +29,7 @@ def fired_line(alert: Alert, value: float | None, at: float) -> str:
         if value is None or alert.ref <= 0
         else f"; {(value / alert.ref - 1) * 100:+.2f}% since set"
     )
-    verb = "moved" if alert.kind == "m" else "crossed"
+    verb = "moved" if alert.kind is AlertKind.MOVE else "crossed"
     now = "n/a" if value is None else fmt.price(value)
     return (
         f"#{alert.id} {alert.symbol} {verb} {describe(alert)} — now {now} at {fmt.when(at)}{change}"
@@ -51,13 +52,12 @@ def _job_title(job: Job) -> str:
 
 
 def payload_buttons(text: str) -> list[Button]:
-    """Buttons a job carries as `label<TAB>data` lines (alerts/digests.py `buttons_field`)."""
-    out = []
-    for line in text.splitlines():
-        label, _, data = line.partition("\t")
-        if label and data and len(data.encode()) <= CALLBACK_MAX_BYTES:
-            out.append(Button(label, data))
-    return out
+    """Buttons a job carries (`Notice.buttons_field`); oversized callback data is dropped."""
+    return [
+        Button(label, data)
+        for label, data in parse_buttons(text)
+        if len(data.encode()) <= CALLBACK_MAX_BYTES
+    ]
 
 
 def _more_fired(jobs: list[Job]) -> str:

@@ -6,19 +6,15 @@ Transports (Telegram, Discord, console) only format these; they decide nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import Literal
+
+from alerts.domain.errors import UserError
+from alerts.domain.jobs import Notice
 
 Tone = Literal["neutral", "up", "down", "warn", "error"]
 CALLBACK_MAX_BYTES = 64  # Telegram's limit for callback_data; Discord custom_id allows 100
 
 
-class UserError(Exception):
-    """A problem the user can fix; `message` is shown to them as is."""
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,35 +65,19 @@ class Request:
     transport: str = "console"
 
 
-T = TypeVar("T")
-
-
-def available(part: T | None, what: str) -> T:
-    """A part the app may not have wired (e.g. a test or demo without it): say so politely."""
-    if part is None:
-        raise UserError(f"{what} are not available right now.")
-    return part
-
-
 def require_group_admin(req: Request, what: str) -> None:
     """Buttons bypass the core's command check, so state-changing callbacks call this."""
     if req.is_group and not req.is_admin:
         raise UserError(f"Only this group's admins can change its {what}.")
 
 
+def notice_of(reply: Reply) -> Notice:
+    """A reply as a pushed notice (digests are built like replies, then queued)."""
+    buttons = tuple((b.label, b.data) for row in reply.buttons for b in row)
+    return Notice(reply.title, list(reply.lines), buttons)
+
+
 def error_reply(err: UserError) -> Reply:
     """The one way errors look everywhere."""
     lines = [err.hint] if err.hint else []
     return Reply(title=f"⚠️ {err.message}", lines=lines, tone="error", ephemeral=True)
-
-
-class ChatUnreachable(Exception):
-    """The chat cannot receive messages (blocked, kicked, deleted): pause, don't retry."""
-
-
-class DeliveryDeferred(Exception):
-    """A transient send failure; the job stays pending and is retried later."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after

@@ -19,19 +19,18 @@ MAX_CHOICES = 25  # Discord shows at most 25 choices
 async def symbol_choices(svc: Services, chat: str, current: str) -> list[Choice[str]]:
     """The default coins, then the caller's watchlist, then what the exchange lists."""
     typed = current.strip().upper().split("/")[0]
-    suffix = f"/{svc.settings.quote}"
+    suffix = f"/{svc.universe.quote}"
     mine: list[str] = []
-    if svc.watchlists is not None:
-        try:
-            mine = await svc.watchlists.of(chat)
-        except Exception:
-            log.warning("discord: watchlist autocomplete failed", exc_info=True)
+    try:
+        mine = await svc.watchlists.of(chat)
+    except Exception:
+        log.warning("discord: watchlist autocomplete failed", exc_info=True)
     groups = (
-        ("watched", svc.settings.tracked_bases),
+        ("watched", svc.universe.tracked_bases),
         ("your watchlist", [s[: -len(suffix)] for s in mine if s.endswith(suffix)]),
         (
             "listed",
-            sorted(s[: -len(suffix)] for s in svc.listed_symbols() if s.endswith(suffix)),
+            sorted(s[: -len(suffix)] for s in svc.symbols.listed_symbols() if s.endswith(suffix)),
         ),
     )
     seen: set[str] = set()
@@ -46,8 +45,6 @@ async def symbol_choices(svc: Services, chat: str, current: str) -> list[Choice[
 
 async def alert_choices(svc: Services, chat: str, current: str) -> list[Choice[str]]:
     """The caller's own alerts (their DM chat's), matching what was typed."""
-    if svc.alerts is None:
-        return []
     try:
         alerts = await svc.alerts.list(chat)
     except Exception:

@@ -25,17 +25,11 @@ import discord
 import yarl
 from discord import app_commands
 
+from alerts.domain.errors import ChatUnreachable, DeliveryDeferred, UserError
 from alerts.storage.subscriptions import SIGNALS
 from handlers.chat.commands.charts import RANGES
 from handlers.chat.core import CommandCore
-from handlers.chat.reply import (
-    ChatUnreachable,
-    DeliveryDeferred,
-    Reply,
-    Request,
-    UserError,
-    error_reply,
-)
+from handlers.chat.reply import Reply, Request, error_reply
 from handlers.chat.services import Services
 from handlers.discord.complete import alert_choices, symbol_choices
 from handlers.discord.ui import CoreButton, alert_text, cut, message_kwargs

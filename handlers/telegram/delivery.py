@@ -23,8 +23,9 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 from telegram.ext import BaseRateLimiter
 
+from alerts.domain.errors import ChatUnreachable, DeliveryDeferred
 from alerts.storage.outbox import Coalesce
-from handlers.chat.reply import ChatUnreachable, DeliveryDeferred, Reply
+from handlers.chat.reply import Reply
 
 log = logging.getLogger(__name__)
 

@@ -37,7 +37,6 @@ from telegram.ext import (
     filters,
 )
 
-from bot.config import Settings
 from handlers.chat.core import CommandCore
 from handlers.chat.reply import Reply, Request
 from handlers.telegram.delivery import (
@@ -105,20 +104,6 @@ class TelegramTransport:
         self.polls_updates = True  # False in webhook mode: updates arrive over HTTP
         self._admin_cache: dict[tuple[int, int], tuple[float, bool]] = {}
         self._refused: set[int] = set()
-
-    @classmethod
-    def from_settings(cls, core: CommandCore, settings: Settings) -> TelegramTransport:
-        token = settings.telegram_bot_token
-        if token is None:
-            raise ValueError("TELEGRAM_BOT_TOKEN is not set")
-        return cls(
-            core,
-            token.get_secret_value(),
-            settings.telegram_api_url,
-            allowed_chats=settings.allowed_chat_ids,
-            admin_chats=settings.admin_chat_ids,
-            webhook_url=settings.telegram_webhook_url,
-        )
 
     # ---- lifecycle -------------------------------------------------------------------------
     def mount_webhook(self, http_app: web.Application) -> bool:

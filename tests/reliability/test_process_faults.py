@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from alerts.domain.alert import Alert
+from alerts.domain.alert import Alert, AlertKind, Series
 from alerts.storage.engine import Engine
-from alerts.storage.keys import SERIES_PRICE, Keys
+from alerts.storage.keys import Keys
 from tests.reliability.stack import Stack, kill9
 
 pytestmark = pytest.mark.slow
@@ -36,7 +36,8 @@ async def seed_alerts(engine: Engine, chats: int, per_chat: int, level: float) -
     for c in range(chats):
         for _ in range(per_chat):
             alert_id = await engine.next_id()
-            alert = Alert(alert_id, f"tg:{100_000 + c}", SYM, "a", level + c * 1e-6, 9.0, 0)
+            chat, at = f"tg:{100_000 + c}", level + c * 1e-6
+            alert = Alert(alert_id, chat, SYM, AlertKind.ABOVE, at, 9.0, 0)
             assert await engine.create(alert, quota=1000)
             ids.append(alert_id)
     return ids
@@ -57,8 +58,8 @@ async def test_kill9_with_10k_pending_deliveries_loses_and_repeats_nothing(
     engine = Engine(redis, keys, no_ticks)
     ids = await seed_alerts(engine, chats=500, per_chat=20, level=9.5)
     now = time.time()
-    await engine.evaluate(SYM, SERIES_PRICE, 9.0, now - 2, int(now))
-    assert await engine.evaluate(SYM, SERIES_PRICE, 10.0, now - 1, int(now)) == 10_000
+    await engine.evaluate(SYM, Series.PRICE, 9.0, now - 2, int(now))
+    assert await engine.evaluate(SYM, Series.PRICE, 10.0, now - 1, int(now)) == 10_000
     stack.binance.set_price(SYM, 10.0)
 
     last_send = [time.monotonic()]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from alerts.domain import fmt
+from alerts.domain.errors import UserError
 from handlers.chat.core import Router
-from handlers.chat.reply import Reply, Request, UserError
+from handlers.chat.reply import Reply, Request
 from handlers.chat.services import Services
 
 router = Router()
@@ -12,7 +13,7 @@ router = Router()
 
 def is_bot_admin(svc: Services, req: Request) -> bool:
     """True when the chat or the user id (`tg:42`, `dc:u:7` → 42, 7) is in ADMIN_CHAT_IDS."""
-    admins = set(svc.settings.admin_chat_ids)
+    admins = set(svc.admin_ids)
     for key in (req.chat, req.user):
         tail = key.rsplit(":", 1)[-1]
         if tail.lstrip("-").isdigit() and int(tail) in admins:
@@ -24,8 +25,6 @@ def is_bot_admin(svc: Services, req: Request) -> bool:
 async def stats(svc: Services, req: Request, args: list[str]) -> Reply:
     if not is_bot_admin(svc, req):
         raise UserError("That command is for the bot's admins.")
-    if svc.stats is None:
-        raise UserError("Stats are not available in this process.")
     s = await svc.stats()
     poll = "never" if s.last_poll_age is None else f"{fmt.age(s.last_poll_age)} ago"
     fields = [
@@ -35,5 +34,5 @@ async def stats(svc: Services, req: Request, args: list[str]) -> Reply:
         ("Delivery queue", f"{s.queue_pending:,} in flight, {s.queue_length:,} in the stream"),
         ("Last exchange poll", poll),
     ]
-    stale = s.last_poll_age is None or s.last_poll_age > 3 * svc.settings.poll_interval_seconds
+    stale = s.last_poll_age is None or s.last_poll_age > svc.freshness.price_max_age
     return Reply("altbot stats", fields=fields, tone="warn" if stale else "neutral", ephemeral=True)

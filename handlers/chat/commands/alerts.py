@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from alerts.domain import fmt
-from alerts.domain.alert import STATE_ARMED, USAGE, Alert, AlertSpec, ParseError, parse_alert_args
-from alerts.usecases.alerts import AlertService, Created
+from alerts.domain.alert import Alert, AlertKind, AlertState
+from alerts.domain.errors import UserError
+from alerts.domain.grammar import USAGE, AlertSpec, ParseError, parse_alert_args
+from alerts.usecases.alerts import Created
 from handlers.chat.core import Router
-from handlers.chat.reply import Button, Reply, Request, UserError, available, require_group_admin
+from handlers.chat.reply import Button, Reply, Request, require_group_admin
 from handlers.chat.services import Services
 
 router = Router()
@@ -16,24 +18,24 @@ NOT_ADVICE = "Information, not advice."
 
 def describe(alert: Alert) -> str:
     """The condition in words, e.g. `above 9.5` or `moves 5% within 1h`."""
-    if alert.kind == "a":
+    if alert.kind is AlertKind.ABOVE:
         return f"above {fmt.price(alert.level)}"
-    if alert.kind == "b":
+    if alert.kind is AlertKind.BELOW:
         return f"below {fmt.price(alert.level)}"
-    if alert.kind in ("pu", "pd"):
+    if alert.kind in (AlertKind.RISE, AlertKind.DROP):
         change = (alert.level / alert.ref - 1) * 100
         return f"{change:+.4g}% → {fmt.price(alert.level)}"
-    if alert.kind == "m":
+    if alert.kind is AlertKind.MOVE:
         return f"moves {alert.level:g}% within {fmt.age(alert.window)}"
     return f"24h volume ≥ {alert.level:g}× its 30-day mean"
 
 
 def when_text(alert: Alert) -> str:
-    if alert.kind in ("a", "b"):
+    if alert.kind in (AlertKind.ABOVE, AlertKind.BELOW):
         return f"when it crosses {describe(alert)}"
-    if alert.kind in ("pu", "pd"):
+    if alert.kind in (AlertKind.RISE, AlertKind.DROP):
         return f"when it reaches {fmt.price(alert.level)} ({describe(alert).split(' ')[0]})"
-    if alert.kind == "m":
+    if alert.kind is AlertKind.MOVE:
         return f"when it {describe(alert)}"
     return f"when its {describe(alert)}"
 
@@ -47,10 +49,6 @@ def options_text(alert: Alert) -> str:
     return ", ".join(parts)
 
 
-def _alerts(svc: Services) -> AlertService:
-    return available(svc.alerts, "Alerts")
-
-
 
 def _parse_id(raw: str | None) -> int:
     text = (raw or "").lstrip("#")
@@ -62,7 +60,7 @@ def _parse_id(raw: str | None) -> int:
 def created_reply(created: Created) -> Reply:
     a = created.alert
     lines = [f"Now {fmt.price(created.price)}. I'll message this chat {when_text(a)}."]
-    if a.kind in ("pu", "pd"):
+    if a.kind in (AlertKind.RISE, AlertKind.DROP):
         lines.append(f"Reference price {fmt.price(a.ref)} (the price now).")
     extra = options_text(a)
     if extra:
@@ -88,9 +86,8 @@ async def alert(svc: Services, req: Request, args: list[str]) -> Reply:
         spec = parse_alert_args(args[1:])
     except ParseError as exc:
         raise UserError(str(exc), USAGE) from None
-    created = await _alerts(svc).create(req.chat, symbol, spec)
-    if svc.watchlists is not None:  # an alert keeps its symbol tracked after /watch remove
-        await svc.watchlists.keep_tracked(symbol)
+    created = await svc.alerts.create(req.chat, symbol, spec)
+    await svc.watchlists.keep_tracked(symbol)  # it stays tracked after /watch remove
     return created_reply(created)
 
 
@@ -100,9 +97,9 @@ async def make_target_alert(svc: Services, req: Request, args: list[str]) -> Rep
     require_group_admin(req, "alerts")
     if len(args) != 2 or args[1] not in ("40", "100", "150"):
         raise UserError("That button is no longer valid.")
-    symbol = svc.parse_symbol(args[0])
+    symbol = svc.symbols.parse(args[0])
     spec = AlertSpec("percent", float(args[1]))
-    return created_reply(await _alerts(svc).create(req.chat, symbol, spec))
+    return created_reply(await svc.alerts.create(req.chat, symbol, spec))
 
 
 @router.command("alerts", "List this chat's alerts", "/alerts", "/alerts")
@@ -116,7 +113,7 @@ async def list_button(svc: Services, req: Request, args: list[str]) -> Reply:
 
 
 async def _list(svc: Services, req: Request) -> Reply:
-    service = _alerts(svc)
+    service = svc.alerts
     alerts = await service.list(req.chat)
     paused = await service.is_paused(req.chat)
     if not alerts:
@@ -124,7 +121,7 @@ async def _list(svc: Services, req: Request) -> Reply:
     lines = []
     buttons = []
     for a in alerts:
-        state = "armed" if a.state == STATE_ARMED else "waiting to re-arm"
+        state = "armed" if a.state == AlertState.ARMED else "waiting to re-arm"
         last = f", last fired {fmt.when(a.last_fired)}" if a.last_fired else ""
         extra = options_text(a)
         if a.snoozed_until > svc.clock():
@@ -151,7 +148,7 @@ async def _list(svc: Services, req: Request) -> Reply:
 )
 async def delete(svc: Services, req: Request, args: list[str]) -> Reply:
     if args and args[0].lower() == "all":
-        count = len(await _alerts(svc).list(req.chat))
+        count = len(await svc.alerts.list(req.chat))
         if not count:
             return Reply("No alerts to delete.")
         return Reply(
@@ -165,7 +162,7 @@ async def delete(svc: Services, req: Request, args: list[str]) -> Reply:
 
 async def _delete_one(svc: Services, req: Request, alert_id: int) -> Reply:
     require_group_admin(req, "alerts")
-    gone = await _alerts(svc).delete(req.chat, alert_id)
+    gone = await svc.alerts.delete(req.chat, alert_id)
     return Reply(
         f"🗑 Deleted alert #{gone.id}: {gone.symbol} {describe(gone)}",
         buttons=[[Button("My alerts", "list")]],
@@ -182,7 +179,7 @@ async def delete_all_button(svc: Services, req: Request, args: list[str]) -> Rep
     require_group_admin(req, "alerts")
     if args != ["yes"]:
         return await delete(svc, req, ["all"])
-    removed = await _alerts(svc).delete_all(req.chat)
+    removed = await svc.alerts.delete_all(req.chat)
     return Reply(f"🗑 Deleted {removed} alerts.")
 
 
@@ -190,7 +187,7 @@ async def delete_all_button(svc: Services, req: Request, args: list[str]) -> Rep
 async def snooze_button(svc: Services, req: Request, args: list[str]) -> Reply:
     """`Snooze 1h` under a fired repeat alert: it stays armed but stays quiet for an hour."""
     require_group_admin(req, "alerts")
-    alert = await _alerts(svc).snooze(req.chat, _parse_id(args[0] if args else None))
+    alert = await svc.alerts.snooze(req.chat, _parse_id(args[0] if args else None))
     return Reply(
         f"😴 Alert #{alert.id} snoozed until {fmt.when(alert.snoozed_until)}",
         [f"{alert.symbol} {describe(alert)} stays armed and quiet until then."],
@@ -201,4 +198,4 @@ async def snooze_button(svc: Services, req: Request, args: list[str]) -> Reply:
 @router.callback("rearm")
 async def rearm_button(svc: Services, req: Request, args: list[str]) -> Reply:
     require_group_admin(req, "alerts")
-    return created_reply(await _alerts(svc).rearm(req.chat, _parse_id(args[0] if args else None)))
+    return created_reply(await svc.alerts.rearm(req.chat, _parse_id(args[0] if args else None)))

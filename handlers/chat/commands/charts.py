@@ -22,6 +22,7 @@ from alerts.domain.backtest import (
     record_highs,
     run_backtest,
 )
+from alerts.domain.errors import UserError
 from handlers.chat.charting import (
     AlertLevel,
     render_async,
@@ -32,7 +33,7 @@ from handlers.chat.charting import (
 from handlers.chat.commands.alerts import describe
 from handlers.chat.commands.market import DISCLAIMER
 from handlers.chat.core import Router
-from handlers.chat.reply import Button, Reply, Request, UserError
+from handlers.chat.reply import Button, Reply, Request
 from handlers.chat.services import Services
 
 router = Router()
@@ -40,7 +41,6 @@ router = Router()
 RANGES = {"7d": 7, "30d": 30, "90d": 90, "1y": 365}
 DEFAULT_RANGE = "30d"
 R2K_NAMES = ("R2K", "RUT", "^RUT")
-PRICE_KINDS = ("a", "b", "pu", "pd")
 CHOICES = "Charts: /chart LINK 90d (ranges 7d, 30d, 90d, 1y), /chart R2K, /chart regime."
 
 
@@ -96,13 +96,11 @@ async def _dispatch(svc: Services, req: Request, what: str, rng: str | None) -> 
 
 async def alert_levels(svc: Services, chat: str, symbol: str) -> list[AlertLevel]:
     """The chat's price alerts on `symbol` as (level, label) for the chart."""
-    if svc.alerts is None:
-        return []
     alerts = await svc.alerts.list(chat)
     return [
         (a.level, f"#{a.id} {describe(a)}")
         for a in alerts
-        if a.symbol == symbol and a.kind in PRICE_KINDS
+        if a.symbol == symbol and a.kind.is_price_level
     ]
 
 
@@ -124,7 +122,7 @@ async def price_chart(svc: Services, req: Request, symbol: str, rng: str) -> Rep
         range_days=days))
     last = shown[-1]
     change = (last.close / shown[0].open - 1) * 100 if shown[0].open > 0 else None
-    lines = [f"Last daily close {fmt.price(last.close)} {svc.settings.quote} "
+    lines = [f"Last daily close {fmt.price(last.close)} {svc.universe.quote} "
              f"({fmt.day(last.ts)}); {fmt.pct(change)} over the chart."]
     if len(shown) < days:
         lines.append(f"Only {len(shown)} days of history so far.")
@@ -135,7 +133,7 @@ async def price_chart(svc: Services, req: Request, symbol: str, rng: str) -> Rep
         lines.append(f"R2K record closes in this range: {in_range} (dotted lines).")
     if levels:
         lines.append(f"Your alert levels drawn: {len(levels)}.")
-    elif svc.alerts is not None:
+    else:
         lines.append(f"No price alerts on {base} here yet: e.g. /alert {base} +40%")
     buttons = [
         [Button(r, f"chart:{base}:{r}") for r in RANGES if r != rng] + [
@@ -177,10 +175,10 @@ async def _regime_png(svc: Services, history: History) -> bytes:
 
 async def regime_chart(svc: Services) -> Reply:
     title = "R2K vs BTC vs alt basket"
-    history = await svc.history()
+    history = await svc.market.history()
     if not history.btc:
         return _missing(title, "No BTC history yet: the exchange has not sent it since start-up.")
-    regime, _ = await svc.regime()
+    regime, _ = await svc.market.regime()
     lines = [f"Regime now: {regime.label}"]
     if not history.r2k:
         lines.append("R2K: no index data yet, so only BTC and the basket are drawn.")
@@ -197,7 +195,7 @@ async def regime_chart(svc: Services) -> Reply:
 )
 async def evidence(svc: Services, req: Request, args: list[str]) -> Reply:
     title = "Evidence: R2K breakouts vs altcoins"
-    history = await svc.history()
+    history = await svc.market.history()
     if not history.btc or not history.r2k:
         feed = "BTC" if not history.btc else "R2K"
         return _missing(title, f"No {feed} history yet, so there is nothing to test. "

@@ -13,22 +13,15 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from alerts.domain import fmt
-from alerts.domain.alert import STATE_ARMED
-from alerts.storage.digests import WEEKDAYS, Digests, Schedule
-from alerts.storage.keys import UP
+from alerts.domain.alert import AlertKind, AlertState, Direction
+from alerts.domain.errors import UserError
+from alerts.domain.jobs import Notice
+from alerts.domain.schedule import WEEKDAYS, Schedule
 from alerts.storage.market_store import Snapshot
 from handlers.chat.commands.alerts import describe
 from handlers.chat.commands.market import DISCLAIMER
 from handlers.chat.core import Router
-from handlers.chat.reply import (
-    Button,
-    Reply,
-    Request,
-    Tone,
-    UserError,
-    available,
-    require_group_admin,
-)
+from handlers.chat.reply import Button, Reply, Request, Tone, notice_of, require_group_admin
 from handlers.chat.services import Services
 
 router = Router()
@@ -92,10 +85,6 @@ def local_time(ts: float, tz: str) -> str:
     return datetime.fromtimestamp(ts, ZoneInfo(tz)).strftime("%a %d %b %H:%M ") + tz
 
 
-def _digests(svc: Services) -> Digests:
-    return available(svc.digests, "Digests")
-
-
 
 @router.command(
     "digest",
@@ -104,7 +93,7 @@ def _digests(svc: Services) -> Digests:
     "/digest 08:30 Europe/Berlin",
 )
 async def digest(svc: Services, req: Request, args: list[str]) -> Reply:
-    digests = _digests(svc)
+    digests = svc.digests
     if not args:
         return await status_reply(svc, req)
     verb = args[0].lower()
@@ -134,7 +123,7 @@ async def digest_button(svc: Services, req: Request, args: list[str]) -> Reply:
 
 
 async def status_reply(svc: Services, req: Request) -> Reply:
-    current = await _digests(svc).get(req.chat)
+    current = await svc.digests.get(req.chat)
     if current is None:
         return Reply(
             "No digest scheduled", [f"Use {USAGE}.", "For example /digest 08:30 Europe/Berlin."]
@@ -146,10 +135,20 @@ async def status_reply(svc: Services, req: Request) -> Reply:
     return Reply(f"🗞 Your digest: {schedule.describe()}", lines)
 
 
+class DigestNotices:
+    """The digest scheduler's builder: the same digest `/digest now` shows, as a notice."""
+
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+
+    async def __call__(self, chat: str, schedule: Schedule) -> Notice:
+        return notice_of(await build_digest(self.svc, chat, schedule))
+
+
 async def build_digest(svc: Services, chat: str, schedule: Schedule | None = None) -> Reply:
     """The chat's digest now: board, R2K line, regime, closest alerts."""
     now = svc.clock()
-    if schedule is None and svc.digests is not None:
+    if schedule is None:
         current = await svc.digests.get(chat)
         schedule = current[0] if current else None
     tz = schedule.tz if schedule else "UTC"
@@ -157,7 +156,7 @@ async def build_digest(svc: Services, chat: str, schedule: Schedule | None = Non
     if schedule is not None:
         kind = "Weekly digest" if schedule.weekly else "Daily digest"
     lines, top, stale = await board_lines(svc, chat)
-    regime, age = await svc.regime()
+    regime, age = await svc.market.regime()
     s = regime.stats
     if s is None:
         lines.append("R2K: no index data yet (the index feed has not answered).")
@@ -169,7 +168,7 @@ async def build_digest(svc: Services, chat: str, schedule: Schedule | None = Non
             f"({fmt.day(s.ath_ts)})"
         )
         line = f"R2K {s.last_close:,.2f} (close {fmt.day(s.last_ts)}): {where}"
-        if svc.index_stale(age):
+        if svc.market.index_stale(age):
             stale = True
             line += f" — STALE (data {fmt.age(age)} old)"
         lines.append(line)
@@ -188,14 +187,13 @@ async def build_digest(svc: Services, chat: str, schedule: Schedule | None = Non
 
 async def board_lines(svc: Services, chat: str) -> tuple[list[str], str | None, bool]:
     """Board lines sorted by 24h change, the top mover's base, and whether any is stale."""
-    quote = svc.settings.quote
-    symbols = [f"{b}/{quote}" for b in svc.settings.coins]
-    if svc.watchlists is not None:
-        symbols += [s for s in await svc.watchlists.of(chat) if s not in symbols]
+    quote = svc.universe.quote
+    symbols = [f"{b}/{quote}" for b in svc.universe.coins]
+    symbols += [s for s in await svc.watchlists.of(chat) if s not in symbols]
     rows: list[tuple[Snapshot, bool]] = []
     missing: list[str] = []
     for symbol in symbols:
-        snap, stale = await svc.fresh_snapshot(symbol)
+        snap, stale = await svc.market.fresh_snapshot(symbol)
         if snap is None:
             missing.append(symbol)
         else:
@@ -203,7 +201,7 @@ async def board_lines(svc: Services, chat: str) -> tuple[list[str], str | None, 
     rows.sort(key=lambda r: -(r[0].change_pct if r[0].change_pct is not None else -1e9))
     lines = ["Board (by 24h change):"]
     for snap, stale in rows:
-        ratio = None if svc.alerts is None else await svc.alerts.volume_ratio(snap.symbol)
+        ratio = await svc.alerts.volume_ratio(snap.symbol)
         vol = "vol n/a" if ratio is None else f"vol {ratio:.1f}× 30d mean"
         flag = f" — STALE ({fmt.age(snap.age(svc.clock()))} old)" if stale else ""
         base = snap.symbol.split("/")[0]
@@ -216,14 +214,12 @@ async def board_lines(svc: Services, chat: str) -> tuple[list[str], str | None, 
 
 async def closest_alerts(svc: Services, chat: str, n: int = CLOSEST_ALERTS) -> list[str]:
     """The chat's armed level alerts nearest their level, as `#id … : x% away` lines."""
-    if svc.alerts is None:
-        return []
     found: list[tuple[float, str]] = []
     prices: dict[str, float | None] = {}
     for a in await svc.alerts.list(chat):
-        if a.state != STATE_ARMED or a.kind == "m":
+        if a.state is not AlertState.ARMED or a.kind is AlertKind.MOVE:
             continue
-        if a.kind == "v":
+        if a.kind is AlertKind.VOLUME:
             value = await svc.alerts.volume_ratio(a.symbol)
         else:
             if a.symbol not in prices:
@@ -232,7 +228,7 @@ async def closest_alerts(svc: Services, chat: str, n: int = CLOSEST_ALERTS) -> l
             value = prices[a.symbol]
         if not value:
             continue
-        gap = (a.level / value - 1) if a.direction == UP else (1 - a.level / value)
+        gap = (a.level / value - 1) if a.direction == Direction.UP else (1 - a.level / value)
         gap = max(gap * 100, 0.0)
         found.append((gap, f"#{a.id} {a.symbol} {describe(a)}: {gap:.2f}% away"))
     found.sort()

@@ -18,7 +18,7 @@ TARGETS = (40, 150)
 @router.command("start", "What altbot does", "/start", "/start")
 async def start(svc: Services, req: Request, args: list[str]) -> Reply:
     """Onboarding: what is watched, the thesis in one line, three example commands."""
-    coins = ", ".join(svc.settings.coins)
+    coins = ", ".join(svc.universe.coins)
     lines = [
         f"I watch the Russell 2000 (^RUT) for record highs and the coins {coins} "
         "(with BTC and ETH as reference), and alert you when your price levels are crossed.",
@@ -26,8 +26,7 @@ async def start(svc: Services, req: Request, args: list[str]) -> Reply:
         "(2017, 2021). Speculative targets +40% to +150%. History may not repeat.",
         "Try /coin LINK, /regime or /alert LINK +40%. /help lists everything.",
     ]
-    if svc.alerts is not None:
-        await svc.alerts.resume_chat(req.chat)
+    await svc.alerts.resume_chat(req.chat)
     buttons = [
         [
             Button("/coin LINK", "run:coin:LINK"),
@@ -62,16 +61,16 @@ async def coin_refresh(svc: Services, req: Request, args: list[str]) -> Reply:
 async def run_example(svc: Services, req: Request, args: list[str]) -> Reply:
     """Example-command buttons of /start (read-only commands only)."""
     if args[:1] == ["coin"]:
-        return await coin_reply(svc, svc.parse_symbol(args[1] if len(args) > 1 else "LINK"))
+        return await coin_reply(svc, svc.symbols.parse(args[1] if len(args) > 1 else "LINK"))
     if args[:1] == ["regime"]:
         return await regime(svc, req, [])
     return await help_(svc, req, [])
 
 
 async def coin_reply(svc: Services, symbol: str) -> Reply:
-    quote = svc.settings.quote
+    quote = svc.universe.quote
     base = symbol.split("/")[0]
-    snap, stale = await svc.fresh_snapshot(symbol)
+    snap, stale = await svc.market.fresh_snapshot(symbol)
     if snap is None:
         return Reply(
             f"{symbol}",
@@ -98,11 +97,10 @@ async def coin_reply(svc: Services, symbol: str) -> Reply:
             f"A jump to {fmt.price(snap.held_price)} is being checked against the next poll."
         )
     buttons = [[Button("Chart", f"chart:{base}"), Button("Refresh", f"coin:{base}")]]
-    if base in svc.settings.coins:
+    if base in svc.universe.coins:
         targets = " · ".join(f"+{t}% → {fmt.price(snap.price * (1 + t / 100))}" for t in TARGETS)
         lines.append(f"Speculative thesis targets from here: {targets}")
-        if svc.alerts is not None:
-            buttons.append([Button(f"Alert +{t}%", f"mk:{base}:{t}") for t in TARGETS])
+        buttons.append([Button(f"Alert +{t}%", f"mk:{base}:{t}") for t in TARGETS])
     return Reply(symbol, lines, fields=fields, footer=DISCLAIMER, buttons=buttons, tone=tone)
 
 
@@ -110,19 +108,19 @@ async def coin_reply(svc: Services, symbol: str) -> Reply:
     "regime", "The R2K / altcoin regime and the numbers behind it", "/regime", "/regime"
 )
 async def regime(svc: Services, req: Request, args: list[str]) -> Reply:
-    result, age = await svc.regime()
+    result, age = await svc.market.regime()
     lines = result.facts()
     tone: Tone = "neutral"
     if age is None:
         lines.append("R2K data: not loaded yet (the index feed has not answered).")
         tone = "warn"
-    elif svc.index_stale(age):
+    elif svc.market.index_stale(age):
         lines.append(
             f"⚠️ Stale: the R2K data is {fmt.age(age)} old; the index feed is not answering."
         )
         tone = "warn"
     else:
         lines.append(f"R2K data age: {fmt.age(age)}")
-    lines.append(await svc.evidence_line())
+    lines.append(await svc.market.evidence_line())
     footer = "A description of current data, not a forecast. " + DISCLAIMER
     return Reply(f"Regime: {result.label}", lines, footer=footer, tone=tone)

@@ -6,9 +6,10 @@ outbox; this module only edits which chats receive them.
 
 from __future__ import annotations
 
-from alerts.storage.subscriptions import SIGNALS, Subscriptions
+from alerts.domain.errors import UserError
+from alerts.storage.subscriptions import SIGNALS
 from handlers.chat.core import Router
-from handlers.chat.reply import Button, Reply, Request, UserError, available, require_group_admin
+from handlers.chat.reply import Button, Reply, Request, require_group_admin
 from handlers.chat.services import Services
 
 router = Router()
@@ -16,10 +17,6 @@ router = Router()
 VALID = ", ".join(SIGNALS)
 RESUME = "A message failed to arrive; send /start to resume."
 PUSH_NOTE = "Each event is pushed once, with what history says about it. Information, not advice."
-
-
-def _subs(svc: Services) -> Subscriptions:
-    return available(svc.subscriptions, "Signals")
 
 
 
@@ -45,7 +42,7 @@ def _list_button() -> Button:
 
 
 async def _subscribe(svc: Services, req: Request, names: list[str]) -> Reply:
-    added = await _subs(svc).subscribe(req.chat, names)
+    added = await svc.subscriptions.subscribe(req.chat, names)
     if not added:
         return Reply(
             f"Already subscribed to {', '.join(names)}",
@@ -58,7 +55,7 @@ async def _subscribe(svc: Services, req: Request, names: list[str]) -> Reply:
 
 
 async def _unsubscribe(svc: Services, req: Request, names: list[str] | None) -> Reply:
-    removed = await _subs(svc).unsubscribe(req.chat, names)
+    removed = await svc.subscriptions.unsubscribe(req.chat, names)
     if not removed:
         what = "any signal" if names is None else ", ".join(names)
         return Reply(
@@ -100,10 +97,10 @@ async def subscriptions(svc: Services, req: Request, args: list[str]) -> Reply:
 
 
 async def _listing(svc: Services, req: Request) -> Reply:
-    mine = await _subs(svc).of(req.chat)
+    mine = await svc.subscriptions.of(req.chat)
     lines = [f"{'✅' if name in mine else '▫️'} {name}: {SIGNALS[name]}" for name in SIGNALS]
     lines.append("Change with /subscribe NAME or /unsubscribe NAME (no name: all).")
-    if svc.alerts is not None and await svc.alerts.is_paused(req.chat):
+    if await svc.alerts.is_paused(req.chat):
         lines.append(f"⚠️ Deliveries to this chat are paused. {RESUME}")
     row = []
     if len(mine) < len(SIGNALS):

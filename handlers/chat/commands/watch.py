@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from alerts.domain import fmt
-from alerts.storage.watchlists import WATCHLIST_MAX, Watchlists
+from alerts.domain.errors import UserError
+from alerts.storage.watchlists import WATCHLIST_MAX
 from handlers.chat.core import Router
-from handlers.chat.reply import Button, Reply, Request, UserError, available, require_group_admin
+from handlers.chat.reply import Button, Reply, Request, require_group_admin
 from handlers.chat.services import Services
 
 router = Router()
@@ -13,10 +14,6 @@ router = Router()
 USAGE = "/watch add SYMBOL · /watch remove SYMBOL · /watch (list)"
 ADD_WORDS = ("add", "+")
 REMOVE_WORDS = ("remove", "rm", "del", "delete", "-")
-
-
-def _watchlists(svc: Services) -> Watchlists:
-    return available(svc.watchlists, "Watchlists")
 
 
 
@@ -45,12 +42,12 @@ async def unwatch_button(svc: Services, req: Request, args: list[str]) -> Reply:
 
 async def add(svc: Services, req: Request, raw: str | None) -> Reply:
     require_group_admin(req, "watchlist")
-    lists = _watchlists(svc)
+    lists = svc.watchlists
     if not raw:
         raise UserError("Which coin?", "For example /watch add SOL.")
-    symbol = svc.parse_symbol(raw, any_listed=True)
+    symbol = svc.symbols.parse(raw, any_listed=True)
     base = symbol.split("/")[0]
-    if base in svc.settings.tracked_bases:
+    if base in svc.universe.tracked_bases:
         return Reply(f"{symbol} is a default coin: it is on every board already.")
     result = await lists.add(req.chat, symbol)
     if result == "already":
@@ -66,7 +63,7 @@ async def add(svc: Services, req: Request, raw: str | None) -> Reply:
             f"so it cannot start tracking {symbol}.",
             "Watch a coin someone else already watches, or ask the bot's admin to raise the cap.",
         )
-    interval = fmt.age(svc.settings.poll_interval_seconds)
+    interval = fmt.age(svc.freshness.poll_period)
     lines = [
         f"Tracking starts with the next poll (within {interval}); then /coin {base}, "
         f"/alert {base} … and your digest include it."
@@ -77,13 +74,13 @@ async def add(svc: Services, req: Request, raw: str | None) -> Reply:
 
 async def remove(svc: Services, req: Request, raw: str | None) -> Reply:
     require_group_admin(req, "watchlist")
-    lists = _watchlists(svc)
+    lists = svc.watchlists
     if not raw:
         raise UserError("Which coin?", "For example /watch remove SOL.")
     try:
-        symbol = svc.parse_symbol(raw, any_listed=True)
+        symbol = svc.symbols.parse(raw, any_listed=True)
     except UserError:  # delisted since it was added: still removable
-        symbol = f"{raw.strip().upper().split('/')[0]}/{svc.settings.quote}"
+        symbol = f"{raw.strip().upper().split('/')[0]}/{svc.universe.quote}"
         if symbol not in await lists.of(req.chat):
             raise
     if not await lists.remove(req.chat, symbol):
@@ -97,16 +94,16 @@ async def list_button(svc: Services, req: Request, args: list[str]) -> Reply:
 
 
 async def list_reply(svc: Services, req: Request) -> Reply:
-    lists = _watchlists(svc)
+    lists = svc.watchlists
     symbols = await lists.of(req.chat)
-    defaults = ", ".join(svc.settings.coins)
+    defaults = ", ".join(svc.universe.coins)
     footer = f"altbot tracks {await lists.count()} of at most {lists.cap} symbols."
     if not symbols:
         lines = [f"On every board: {defaults}.", "Add your own coins with /watch add SOL."]
         return Reply("Your watchlist is empty", lines, footer=footer)
     lines = []
     for symbol in symbols:
-        snap, stale = await svc.fresh_snapshot(symbol)
+        snap, stale = await svc.market.fresh_snapshot(symbol)
         if snap is None:
             lines.append(f"{symbol}: tracking starts with the next poll")
             continue

@@ -1,0 +1,29 @@
+"""Domain errors every layer may raise; chat transports decide how they look.
+
+`UserError` is a problem the user can fix (its message is shown as is);
+`ChatUnreachable` and `DeliveryDeferred` are the two outcomes of a failed send that
+the outbox acts on (pause the chat / retry later).
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A problem the user can fix; `message` is shown to them as is."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class ChatUnreachable(Exception):
+    """The chat cannot receive messages (blocked, kicked, deleted): pause, don't retry."""
+
+
+class DeliveryDeferred(Exception):
+    """A transient send failure; the job stays pending and is retried later."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
