@@ -30,6 +30,7 @@ test-slow: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check bot handlers alerts tests bench fakes
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	@. scripts/ensure_redis.sh && $(BIN)/python -m bench

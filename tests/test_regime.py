@@ -25,7 +25,7 @@ def test_index_stats_record_and_distance() -> None:
 
 
 def test_states_by_drawdown() -> None:
-    for last, state in [(99, "near"), (95, "below"), (85, "correction"), (70, "bear")]:
+    for last, state in [(99.5, "near"), (95, "below"), (85, "correction"), (70, "bear")]:
         s = index_stats(series([100, last]))
         assert s is not None and r2k_state(s) == state
 

@@ -25,6 +25,7 @@ from bot.app import App
 from bot.config import Settings
 from bot.demo import run_demo
 from bot.feeds.replay import BREAKOUT_STEP, ReplayExchange, ReplayIndex, Scenario
+from handlers.chat.copy import DISCLAIMER
 from handlers.chat.core import CommandCore
 from handlers.chat.reply import Reply, Request
 from handlers.console import CONSOLE_CHAT, ConsoleTransport
@@ -404,7 +405,7 @@ async def test_replayed_breakout_reaches_the_console_exactly_once(
     text = out.getvalue()
     assert text.count("R2K at a record high") == 1, text
     assert "Previous record:" in text and "History:" in text
-    assert text.rstrip().endswith("Information, not advice: past patterns promise nothing.")
+    assert text.rstrip().endswith(DISCLAIMER)
     records = [s for s in (*app.signals.published, *replica.signals.published) if s.name == "r2k"]
     assert [s.event for s in records] == ["r2k-ath:2025-11-25"]
     assert records[0] in app.signals.published

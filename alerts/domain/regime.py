@@ -4,7 +4,7 @@ Inputs are daily closes only (R2K, BTC and the watched coins), so the same
 numbers always give the same label. It describes; it does not predict.
 
 R2K state, from the latest close's distance to the all-time closing high (ATH):
-`record` (the latest close is the ATH), `near` (within 2%), `below` (2-10%),
+`record` (the latest close is the ATH), `near` (within 1%), `below` (1-10%),
 `correction` (10-20%), `bear` (more than 20% below).
 R2K trend: 50-day vs 200-day simple average. BTC trend: close vs 50-day average.
 Alt breadth: share of watched coins whose return beats BTC's over 30 and 90 days
@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 
 from alerts.domain.market import DailyClose
 
-CAVEAT = "Information, not advice: crypto often moves on its own and past patterns promise nothing."
-NEAR_PCT = 2.0
+CAVEAT = "Information, not advice. Crypto often moves on its own; past patterns promise nothing."
+NEAR_RECORD_PCT = 1.0  # "near" its record: the regime state and the r2k signal agree
 CORRECTION_PCT = 10.0
 BEAR_PCT = 20.0
 ALTSEASON_SHARE = 0.75
@@ -43,10 +43,6 @@ class IndexStats:
     sma50: float | None
     sma200: float | None
     new_ath: bool
-
-    @property
-    def days_since_ath(self) -> int:
-        return (self.last_ts - self.ath_ts) // 86400
 
 
 def sma(values: Sequence[float], n: int) -> float | None:
@@ -88,7 +84,7 @@ def r2k_state(stats: IndexStats) -> str:
     drawdown = -stats.distance_pct
     if stats.new_ath or drawdown <= 0:
         return "record"
-    if drawdown <= NEAR_PCT:
+    if drawdown <= NEAR_RECORD_PCT:
         return "near"
     if drawdown <= CORRECTION_PCT:
         return "below"

@@ -38,14 +38,19 @@ from dataclasses import dataclass, field, replace
 from alerts.domain import fmt
 from alerts.domain.backtest import MIN_BREADTH_COINS
 from alerts.domain.market import DailyClose, TickBatch
-from alerts.domain.regime import ALTSEASON_SHARE, BTC_SEASON_SHARE, IndexStats, Regime
+from alerts.domain.regime import (
+    ALTSEASON_SHARE,
+    BTC_SEASON_SHARE,
+    NEAR_RECORD_PCT,
+    IndexStats,
+    Regime,
+)
 from alerts.storage.subscriptions import Signal, Subscriptions
 from alerts.usecases.market import MarketView
 
 log = logging.getLogger(__name__)
 
 DAY = 86400
-NEAR_PCT = 1.0
 REARM_PCT = 3.0
 TARGET_LEVELS = (40, 100, 150)
 MIN_INDEX_ROWS = 250  # about a year of trading days: a "record" over less means little
@@ -81,7 +86,7 @@ def record_signal(stats: IndexStats | None) -> Signal | None:
 
 def near_signal(rows: Sequence[DailyClose], stats: IndexStats | None) -> Signal | None:
     """The "within 1% of the record" signal, once per approach (see the module docstring)."""
-    if stats is None or stats.new_ath or stats.distance_pct < -NEAR_PCT:
+    if stats is None or stats.new_ath or stats.distance_pct < -NEAR_RECORD_PCT:
         return None
     floor = stats.ath_close * (1 - REARM_PCT / 100)
     approach = None
@@ -100,7 +105,7 @@ def near_signal(rows: Sequence[DailyClose], stats: IndexStats | None) -> Signal 
         f"It was more than {REARM_PCT:g}% below the record as late as {fmt.day(approach)}.",
     ]
     event = f"r2k-near:{record_day}:{fmt.day(approach)}"
-    return Signal("r2k", event, f"R2K within {NEAR_PCT:g}% of its record", lines)
+    return Signal("r2k", event, f"R2K within {NEAR_RECORD_PCT:g}% of its record", lines)
 
 
 def zone_of(share: float) -> str:

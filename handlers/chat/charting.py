@@ -21,6 +21,8 @@ from typing import Any, ParamSpec
 
 import matplotlib
 
+from handlers.chat.copy import NOT_ADVICE
+
 matplotlib.use("Agg")
 
 from matplotlib import dates as mdates
@@ -34,7 +36,6 @@ from alerts.domain.market import Candle, DailyClose
 P = ParamSpec("P")
 SIZE_INCHES = (10.0, 6.0)
 DPI = 100  # 1000 x 600 px
-NOT_ADVICE = "Information, not advice"
 UP, DOWN, LINE = "#1a9850", "#d73027", "#2c5f8a"
 RECORD, ALERT = "#7b3294", "#e08214"
 MAX_CANDLES = 120  # beyond this, a close line reads better than candle bodies

@@ -34,7 +34,7 @@ class CommandSpec:
     usage: str
     example: str
     handler: CommandFn
-    admin_only: bool = False
+    operator_only: bool = False
     changes_state: bool = False
 
 
@@ -52,12 +52,12 @@ class Router:
         usage: str,
         example: str,
         *,
-        admin_only: bool = False,
+        operator_only: bool = False,
         changes_state: bool = False,
     ) -> Callable[[CommandFn], CommandFn]:
         def register(fn: CommandFn) -> CommandFn:
             self.commands[name] = CommandSpec(
-                name, summary, usage, example, fn, admin_only, changes_state
+                name, summary, usage, example, fn, operator_only, changes_state
             )
             return fn
 
@@ -141,7 +141,7 @@ class CommandCore:
         spec = self.commands.get(name)
         if spec is None:
             return error_reply(UserError(f"Unknown command /{name}.", "Send /help for the list."))
-        if spec.admin_only and not req.is_admin:
+        if spec.operator_only and not self.services.is_operator(req):
             return error_reply(UserError("That command is for the bot's admins."))
         if spec.changes_state and req.is_group and not req.is_admin:
             return error_reply(

@@ -13,9 +13,9 @@ from alerts.domain.alert import Alert, AlertKind
 from alerts.domain.jobs import parse_buttons
 from alerts.storage.outbox import Job
 from handlers.chat.commands.alerts import describe
+from handlers.chat.copy import DISCLAIMER
 from handlers.chat.reply import CALLBACK_MAX_BYTES, Button, Reply
 
-NOT_ADVICE = "Information, not advice: past patterns promise nothing."
 MAX_BUTTON_ROWS = 5
 MAX_DETAILED_FIRED = 25  # more fired alerts in one message are summed up per symbol
 
@@ -100,5 +100,5 @@ def render_jobs(jobs: list[Job]) -> Reply:
     else:
         title = f"🔔 {len(jobs)} notifications"
     return Reply(
-        title, lines, footer=NOT_ADVICE, buttons=buttons, tone="up" if fired else "neutral"
+        title, lines, footer=DISCLAIMER, buttons=buttons, tone="up" if fired else "neutral"
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from alerts.domain.chat import BadChatKey, ChatAddress
 from alerts.domain.errors import UserError
 from alerts.domain.freshness import Freshness
 from alerts.domain.market import Universe
@@ -19,6 +20,7 @@ from alerts.storage.watchlists import Watchlists
 from alerts.usecases.alerts import AlertService
 from alerts.usecases.market import MarketView
 from alerts.usecases.stats import BotStats
+from handlers.chat.reply import Request
 from handlers.chat.symbols import SymbolParser
 
 
@@ -38,6 +40,17 @@ class Services:
     symbols: SymbolParser
     clock: Callable[[], float]
     admin_ids: frozenset[int] = frozenset()
+
+    def is_operator(self, req: Request) -> bool:
+        """The chat or the user (`tg:42`, `dc:u:7` → 42, 7) is in ADMIN_CHAT_IDS."""
+        for key in (req.chat, req.user):
+            try:
+                ident = ChatAddress.parse(key).numeric_id
+            except BadChatKey:
+                continue
+            if ident is not None and ident in self.admin_ids:
+                return True
+        return False
 
     async def tracked_symbol(self, raw: str | None) -> str:
         """A default symbol, or a watched one already polled; the rest get a clear error."""

@@ -310,9 +310,9 @@ class DiscordTransport:
         """The caller's own DM chat, or the channel's chat (the caller manages the server)."""
         user = interaction.user.id
         if channel is None:
-            return Request(user_chat(user), f"dc:{user}", text, False, True, "discord")
+            return Request(user_chat(user), user_chat(user), text, False, True, "discord")
         admin = manages_server(interaction)
-        return Request(channel_chat(channel), f"dc:{user}", text, True, admin, "discord")
+        return Request(channel_chat(channel), user_chat(user), text, True, admin, "discord")
 
     async def run(
         self,

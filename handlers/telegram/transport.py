@@ -43,13 +43,8 @@ from handlers.telegram.delivery import (
     COALESCE,
     FloodLimiter,
     TelegramSender,
-    keyboard,
-    render_html,
-    split_message,
 )
 from handlers.telegram.webhook import ALLOWED_UPDATES, TelegramWebhook
-
-__all__ = ["TelegramTransport", "chat_key", "keyboard", "render_html", "split_message"]
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +140,7 @@ class TelegramTransport:
     async def _register_menu(self) -> None:
         """The `/` menu: public commands everywhere, plus admin ones in admin chats."""
         specs = self.core.menu()
-        public = [BotCommand(s.name, s.summary[:256]) for s in specs if not s.admin_only]
+        public = [BotCommand(s.name, s.summary[:256]) for s in specs if not s.operator_only]
         scopes: list[Any] = [BotCommandScopeAllPrivateChats(), BotCommandScopeAllGroupChats()]
         try:
             for scope in scopes:

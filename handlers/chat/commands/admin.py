@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from alerts.domain import fmt
-from alerts.domain.errors import UserError
 from handlers.chat.core import Router
 from handlers.chat.reply import Reply, Request
 from handlers.chat.services import Services
@@ -11,20 +10,8 @@ from handlers.chat.services import Services
 router = Router()
 
 
-def is_bot_admin(svc: Services, req: Request) -> bool:
-    """True when the chat or the user id (`tg:42`, `dc:u:7` → 42, 7) is in ADMIN_CHAT_IDS."""
-    admins = set(svc.admin_ids)
-    for key in (req.chat, req.user):
-        tail = key.rsplit(":", 1)[-1]
-        if tail.lstrip("-").isdigit() and int(tail) in admins:
-            return True
-    return False
-
-
-@router.command("stats", "Bot health for its operators", "/stats", "/stats", admin_only=True)
+@router.command("stats", "Bot health for its operators", "/stats", "/stats", operator_only=True)
 async def stats(svc: Services, req: Request, args: list[str]) -> Reply:
-    if not is_bot_admin(svc, req):
-        raise UserError("That command is for the bot's admins.")
     s = await svc.stats()
     poll = "never" if s.last_poll_age is None else f"{fmt.age(s.last_poll_age)} ago"
     fields = [

@@ -7,13 +7,13 @@ from alerts.domain.alert import Alert, AlertKind, AlertState
 from alerts.domain.errors import UserError
 from alerts.domain.grammar import USAGE, AlertSpec, ParseError, parse_alert_args
 from alerts.usecases.alerts import Created
+from handlers.chat.copy import NOT_ADVICE
 from handlers.chat.core import Router
 from handlers.chat.reply import Button, Reply, Request, require_group_admin
 from handlers.chat.services import Services
 
 router = Router()
 
-NOT_ADVICE = "Information, not advice."
 
 
 def describe(alert: Alert) -> str:

@@ -31,7 +31,7 @@ from handlers.chat.charting import (
     render_regime_chart,
 )
 from handlers.chat.commands.alerts import describe
-from handlers.chat.commands.market import DISCLAIMER
+from handlers.chat.copy import DISCLAIMER, not_a_forecast
 from handlers.chat.core import Router
 from handlers.chat.reply import Button, Reply, Request
 from handlers.chat.services import Services
@@ -183,7 +183,7 @@ async def regime_chart(svc: Services) -> Reply:
     if not history.r2k:
         lines.append("R2K: no index data yet, so only BTC and the basket are drawn.")
     png = await _regime_png(svc, history)
-    return Reply(title, lines, footer="A description of data, not a forecast. " + DISCLAIMER,
+    return Reply(title, lines, footer=not_a_forecast("data"),
                  image=png, image_name="regime.png", buttons=[[Button("Evidence", "evidence")]])
 
 
@@ -220,7 +220,7 @@ async def evidence(svc: Services, req: Request, args: list[str]) -> Reply:
     lines += [c for c in result.caveats()[:-1] if not c.startswith(TOO_FEW)]  # said above
     lines.append("Full table: altbot backtest (command line).")
     png = await _regime_png(svc, history)
-    return Reply(title, lines, footer="A description of history, not a forecast. " + DISCLAIMER,
+    return Reply(title, lines, footer=not_a_forecast("history"),
                  image=png, image_name="evidence.png")
 
 

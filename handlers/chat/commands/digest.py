@@ -19,7 +19,7 @@ from alerts.domain.jobs import Notice
 from alerts.domain.schedule import WEEKDAYS, Schedule
 from alerts.storage.market_store import Snapshot
 from handlers.chat.commands.alerts import describe
-from handlers.chat.commands.market import DISCLAIMER
+from handlers.chat.copy import DISCLAIMER
 from handlers.chat.core import Router
 from handlers.chat.reply import Button, Reply, Request, Tone, notice_of, require_group_admin
 from handlers.chat.services import Services

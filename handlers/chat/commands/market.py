@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from alerts.domain import fmt
+from handlers.chat.copy import DISCLAIMER, not_a_forecast
 from handlers.chat.core import Router
 from handlers.chat.reply import Button, Reply, Request, Tone
 from handlers.chat.services import Services
 
 router = Router()
 
-DISCLAIMER = (
-    "Information, not advice. Crypto often moves on its own; past patterns promise nothing."
-)
 TARGETS = (40, 150)
 
 
@@ -122,5 +120,5 @@ async def regime(svc: Services, req: Request, args: list[str]) -> Reply:
     else:
         lines.append(f"R2K data age: {fmt.age(age)}")
     lines.append(await svc.market.evidence_line())
-    footer = "A description of current data, not a forecast. " + DISCLAIMER
+    footer = not_a_forecast("current data")
     return Reply(f"Regime: {result.label}", lines, footer=footer, tone=tone)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from alerts.domain.errors import UserError
 from alerts.storage.subscriptions import SIGNALS
+from handlers.chat.copy import PUSH_NOTE
 from handlers.chat.core import Router
 from handlers.chat.reply import Button, Reply, Request, require_group_admin
 from handlers.chat.services import Services
@@ -16,7 +17,6 @@ router = Router()
 
 VALID = ", ".join(SIGNALS)
 RESUME = "A message failed to arrive; send /start to resume."
-PUSH_NOTE = "Each event is pushed once, with what history says about it. Information, not advice."
 
 
 
