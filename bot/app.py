@@ -30,9 +30,10 @@ from alerts.storage.outbox import DeliveryWorker, Job
 from alerts.storage.subscriptions import Subscriptions
 from alerts.storage.watchlists import Watchlists
 from alerts.usecases.alerts import AlertService
+from alerts.usecases.evaluation import Evaluation
 from alerts.usecases.market import MarketView
 from alerts.usecases.signals import SignalDetector, TargetReference
-from alerts.usecases.stats import StatsSource, fired_today_field
+from alerts.usecases.stats import StatsSource
 from bot.config import Settings
 from bot.feeds.poller import Poller
 from bot.health import HealthServer
@@ -109,18 +110,6 @@ class App:
             redis, self.keys, defaults=universe.tracked_symbols,
             cap=settings.max_tracked_symbols, clock=clock,
         )  # fmt: skip
-        self.poller = Poller(
-            exchange,
-            index,
-            self.store,
-            universe.tracked_symbols,
-            poll_interval=settings.poll_interval_seconds,
-            index_interval=settings.index_poll_interval_seconds,
-            clock=clock,
-            telemetry=self.metrics,
-            extra_symbols=self.watchlists.tracked,
-            max_symbols=settings.max_tracked_symbols,
-        )
         self.engine = Engine(redis, self.keys, self.store.ticks_since)
         self.alerts = AlertService(
             redis, self.keys, self.engine, self.store, freshness,
@@ -157,6 +146,23 @@ class App:
         targets = TargetReference(settings.target_reference, settings.target_reference_prices)
         self.signals = SignalDetector(self.market, self.subscriptions, targets)
         self.pushers: dict[str, Pusher] = {}
+        self.evaluation = Evaluation(
+            self.engine, redis, self.keys, clock, on_fired=self.metrics.alerts_fired.inc
+        )
+        self.poller = Poller(
+            exchange,
+            index,
+            self.store,
+            universe.tracked_symbols,
+            poll_interval=settings.poll_interval_seconds,
+            index_interval=settings.index_poll_interval_seconds,
+            clock=clock,
+            telemetry=self.metrics,
+            extra_symbols=self.watchlists.tracked,
+            max_symbols=settings.max_tracked_symbols,
+            on_batch=[self._observe_tick, self.evaluation.on_batch, self.signals.on_batch],
+            on_index=[self.signals.on_index],
+        )
         self.core = build_core(
             self.services,
             rate_limiter=self.allow_command,
@@ -167,23 +173,7 @@ class App:
         self.discord: Any = None
         self._tasks: list[asyncio.Task[None]] = []
         self._worker_task: asyncio.Task[None] | None = None
-        self.poller.listeners.append(self._observe_tick)
-        self.poller.listeners.append(self.evaluate_batch)
-        self.poller.listeners.append(self.signals.on_batch)
-        self.poller.index_listeners.append(self.signals.on_index)
         self.realtime = build_feed(settings, exchange, self.poller)  # EXCHANGE_WS, or None
-
-    async def evaluate_batch(self, batch: TickBatch) -> None:
-        """Run the engine over one poll's accepted (fresh, guarded) ticks."""
-        now = int(batch.fetched_at)
-        fired = 0
-        for t in batch.ticks:
-            ratio = batch.volume_ratio.get(t.symbol)
-            fired += await self.engine.on_tick(t.symbol, t.price, batch.fetched_at, now, ratio)
-        if fired:
-            self.metrics.alerts_fired.inc(fired)
-            await self.redis.hincrby(self.keys.stats, fired_today_field(self.clock()), fired)
-            log.info("%d alerts fired", fired)
 
     async def deliver(self, chat: str, jobs: list[Job]) -> None:
         """Render a chat's jobs as one message and hand it to that chat's transport."""
@@ -235,6 +225,10 @@ class App:
         details["outbox_backlog"] = pending
         details["leader"] = await self.lease.holder()
         details["this_replica_leads"] = self.lease.is_leader
+        stopped = sorted(t.get_name() for t in self._tasks if t.done())
+        if stopped:  # a background loop that ended is a bug: say so instead of limping on
+            details["reason"] = f"background loops stopped: {', '.join(stopped)}"
+            return False, details
         if self.settings.freshness.price_stale(status.last_ok, now):
             details["reason"] = "no fresh exchange data"
             return False, details

@@ -70,6 +70,8 @@ class Poller:
         telemetry: Telemetry = NO_TELEMETRY,
         extra_symbols: ExtraSymbols | None = None,
         max_symbols: int = DEFAULT_MAX_SYMBOLS,
+        on_batch: Sequence[TickListener] = (),
+        on_index: Sequence[IndexListener] = (),
     ) -> None:
         self.exchange = exchange
         self.index = index
@@ -84,8 +86,8 @@ class Poller:
         self.index_interval = index_interval
         self.clock = clock
         self.telemetry = telemetry
-        self.listeners: list[TickListener] = []
-        self.index_listeners: list[IndexListener] = []
+        self.listeners = list(on_batch)  # public: observers (tests, benchmarks) may add theirs
+        self.index_listeners = list(on_index)
         self.unlisted: list[str] = []
         self._accepted: dict[str, float] = {}
         self._held: dict[str, float] = {}

@@ -36,11 +36,18 @@ async def stack() -> AsyncIterator[Stack]:
 
 
 def build_app(
-    stack: Stack, redis: Redis, prefix: str, clock: object = time.time, **kw: object
+    stack: Stack,
+    redis: Redis,
+    prefix: str,
+    clock: object = time.time,
+    timeout_ms: int = 10_000,
+    **kw: object,
 ) -> App:
     options: dict[str, object] = {"poll_interval_seconds": 10, **kw}
     settings = Settings(key_prefix=prefix, http_port=0, **options)  # type: ignore[arg-type]
-    exchange = CcxtExchange("binance", api_url=stack.binance.url, rate_limit=False, attempts=1)
+    exchange = CcxtExchange(
+        "binance", api_url=stack.binance.url, rate_limit=False, attempts=1, timeout_ms=timeout_ms
+    )
     return App(settings, redis, exchange, YahooIndexFeed(stack.yahoo.url), clock=clock)  # type: ignore[arg-type]
 
 
@@ -64,7 +71,7 @@ async def test_exchange_outage_fires_nothing_says_stale_and_recovers(
     stack: Stack, redis: Redis, prefix: str
 ) -> None:
     clock = [time.time()]
-    app = build_app(stack, redis, prefix, clock=lambda: clock[0])
+    app = build_app(stack, redis, prefix, clock=lambda: clock[0], timeout_ms=200)
     pushed = collector(app)
     await app.worker.ensure_group()
     stack.binance.set_price(SYM, 9.2)
@@ -75,7 +82,6 @@ async def test_exchange_outage_fires_nothing_says_stale_and_recovers(
         ("truncated", None),
     ]  # fmt: skip
     stack.binance.hang_seconds = 0.3
-    app.poller.exchange._ex.timeout = 200  # type: ignore[attr-defined]
     for poll in range(60):  # ten simulated minutes at one poll per 10 s
         mode, headers = modes[poll % len(modes)]
         stack.binance.set_outage(mode, headers=headers, paths="ticker/24hr")
@@ -106,7 +112,7 @@ async def test_polling_backs_off_during_an_outage_and_recovers_by_itself(
     await app.poller.run_once()
     stack.binance.set_outage(503, paths="ticker/24hr")
     stack.binance.clear_log()
-    task = asyncio.create_task(app.poller._loop(app.poller.run_exchange_once, 0.05, "exchange"))
+    task = asyncio.create_task(app.poller.run())
     await asyncio.sleep(2.0)
     failed = len(stack.binance.requests_to("ticker/24hr"))
     assert 3 <= failed <= 12, failed  # without backoff it would be ~40
@@ -187,7 +193,7 @@ async def test_redis_restart_mid_run_loses_nothing(stack: Stack) -> None:
             await asyncio.sleep(0.1)
         await asyncio.sleep(1.5)
         assert len(pushed) == 1, "the alert created before the restart must fire exactly once"
-        assert all(not t.done() for t in app._tasks), "a background loop died"
+        assert "stopped" not in str((await app.health_check())[1].get("reason")), "a loop died"
     finally:
         await app.stop()
         await delete_prefix(redis, "restart")
