@@ -170,7 +170,7 @@ class RealtimeBench:
             async with http.post(self.sink.url, json={"chat": chat, "text": reply.plain_text()}):
                 pass
 
-        app.pushers["bench"] = push
+        app.dispatch.attach("bench", push)
         try:
             await app.start(http=False, telegram=telegram, discord=False)
             yield app

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import Redis
@@ -19,14 +19,13 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from alerts.domain.errors import DeliveryDeferred
 from alerts.domain.market import IndexSource, TickBatch, TickerSource
 from alerts.storage.digests import Digests, DigestScheduler
 from alerts.storage.engine import Engine
 from alerts.storage.keys import Keys
 from alerts.storage.leader import LeaderLease
 from alerts.storage.market_store import MarketStore
-from alerts.storage.outbox import DeliveryWorker, Job
+from alerts.storage.outbox import DeliveryWorker
 from alerts.storage.subscriptions import Subscriptions
 from alerts.storage.watchlists import Watchlists
 from alerts.usecases.alerts import AlertService
@@ -40,16 +39,14 @@ from bot.health import HealthServer
 from bot.metrics import Metrics
 from bot.sources import build_feed
 from handlers.chat.commands.digest import DigestNotices
-from handlers.chat.notify import render_jobs
+from handlers.chat.dispatch import Dispatcher
 from handlers.chat.registry import build_core
-from handlers.chat.reply import Reply
 from handlers.chat.services import Services
 from handlers.chat.symbols import SymbolParser
 
 log = logging.getLogger(__name__)
 COMMANDS_PER_MINUTE = 20
 EXPIRY_SWEEP_SECONDS = 30.0
-Pusher = Callable[[str, Reply], Awaitable[None]]
 
 
 def connect_redis(url: str) -> Redis:
@@ -117,13 +114,16 @@ class App:
         )  # fmt: skip
         self.subscriptions = Subscriptions(redis, self.keys)
         self.market = MarketView(self.store, universe, freshness, clock)
+        self.dispatch = Dispatcher(
+            on_delivered=lambda transport, n: self.metrics.deliveries.labels(transport).inc(n)
+        )
         self.lease = LeaderLease(
             redis, self.keys.leader, ttl_ms=int(settings.leader_lease_seconds * 1000)
         )
         self.worker = DeliveryWorker(
             redis,
             self.keys,
-            self.deliver,
+            self.dispatch.deliver,
             claim_idle_ms=int(settings.delivery_claim_idle_seconds * 1000),
             telemetry=self.metrics,
             clock=clock,
@@ -145,7 +145,6 @@ class App:
         self.digests = DigestScheduler(redis, self.keys, DigestNotices(self.services), clock=clock)
         targets = TargetReference(settings.target_reference, settings.target_reference_prices)
         self.signals = SignalDetector(self.market, self.subscriptions, targets)
-        self.pushers: dict[str, Pusher] = {}
         self.evaluation = Evaluation(
             self.engine, redis, self.keys, clock, on_fired=self.metrics.alerts_fired.inc
         )
@@ -174,14 +173,6 @@ class App:
         self._tasks: list[asyncio.Task[None]] = []
         self._worker_task: asyncio.Task[None] | None = None
         self.realtime = build_feed(settings, exchange, self.poller)  # EXCHANGE_WS, or None
-
-    async def deliver(self, chat: str, jobs: list[Job]) -> None:
-        """Render a chat's jobs as one message and hand it to that chat's transport."""
-        pusher = self.pushers.get(chat.split(":", 1)[0])
-        if pusher is None:
-            raise DeliveryDeferred(f"no transport for {chat.split(':', 1)[0]} in this process")
-        await pusher(chat, render_jobs(jobs))
-        self.metrics.deliveries.labels(chat.split(":", 1)[0]).inc(len(jobs))
 
     async def _expiry_loop(self) -> None:
         while True:
@@ -256,7 +247,7 @@ class App:
         if self.telegram is not None:
             # Long polling is a leader duty when leadership runs (one poller per token).
             await self.telegram.start(polling=not poll)
-            self.pushers["tg"] = self.telegram.push
+            self.dispatch.attach("tg", self.telegram.push)
             self.worker.coalesce["tg"] = self.telegram.coalesce
             rate_limited = self.metrics.rate_limited.labels("telegram")
             self.telegram.limiter.on_retry_after = lambda _seconds: rate_limited.inc()
@@ -274,7 +265,7 @@ class App:
             # Like Telegram polling, the gateway (which receives slash commands) is a
             # leader duty when leadership runs; every replica can push over REST.
             await self.discord.start(connect=not poll)
-            self.pushers["dc"] = self.discord.push
+            self.dispatch.attach("dc", self.discord.push)
         await self.worker.ensure_group()
         self._worker_task = asyncio.create_task(self.worker.run(), name="delivery")
         if poll:

@@ -48,7 +48,7 @@ async def run_demo(
     settings, _, redis = await _pick_store(settings, out)
     app = App(settings, redis, exchange, index, clock=exchange.clock)  # type: ignore[arg-type]
     console = ConsoleTransport(app.core, out)
-    app.pushers["console"] = console.push
+    app.dispatch.attach("console", console.push)
     await app.worker.ensure_group()
     try:
         await app.poller.run_index_once()

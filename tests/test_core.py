@@ -104,7 +104,7 @@ async def test_alert_fires_once_through_outbox(app: App) -> None:
     async def push(chat: str, reply: Reply) -> None:
         pushed.append(reply)
 
-    app.pushers["tg"] = push
+    app.dispatch.attach("tg", push)
     assert "✅" in (await ask(app, "/alert LINK above 9.5")).title
     exchange = app.exchange
     assert isinstance(exchange, ReplayExchange)
@@ -121,7 +121,7 @@ async def test_other_chats_cannot_rearm_or_snooze_by_forged_callbacks(app: App) 
     async def push(chat: str, reply: Reply) -> None:
         return None
 
-    app.pushers["tg"] = push
+    app.dispatch.attach("tg", push)
     created = await ask(app, "/alert LINK above 9.5 repeat")
     alert_id = created.title.split("#")[1].split(" ")[0]
     once = await ask(app, "/alert LINK above 9.6")

@@ -129,7 +129,7 @@ async def test_digest_arrives_at_the_scheduled_time_with_the_chats_board(app: Ap
     async def push(chat: str, reply: Reply) -> None:
         pushed.append((chat, reply))
 
-    app.pushers["tg"] = push
+    app.dispatch.attach("tg", push)
     await ask(app, "/watch add SOL")
     await poll_all(app)
     await app.poller.refresh_history()  # what the poller's history loop does for new symbols

@@ -91,7 +91,7 @@ async def realtime_app(redis: Redis, prefix: str, **overrides: Any) -> AsyncIter
     async def observe(batch: TickBatch) -> None:
         rig.batches.append((batch.fetched_at, [t.symbol for t in batch.ticks]))
 
-    app.pushers["tg"] = push
+    app.dispatch.attach("tg", push)
     try:
         await app.start(http=False, telegram=False, discord=False)
         assert await rig.feed.wait_state("socket", 15), "the websocket never went live"

@@ -377,7 +377,7 @@ async def replay_apps(redis: Redis, prefix: str) -> AsyncIterator[tuple[App, App
     app = App(settings, redis, exchange, index, clock=exchange.clock)
     replica = App(settings, redis, exchange, ReplayIndex(scenario, exchange), clock=exchange.clock)
     out = io.StringIO()
-    app.pushers["console"] = ConsoleTransport(app.core, out).push
+    app.dispatch.attach("console", ConsoleTransport(app.core, out).push)
     await app.worker.ensure_group()
     yield app, replica, out
     await replica.stop()

@@ -57,7 +57,7 @@ def collector(app: App) -> list[Reply]:
     async def push(chat: str, reply: Reply) -> None:
         pushed.append(reply)
 
-    app.pushers["tg"] = push
+    app.dispatch.attach("tg", push)
     return pushed
 
 
