@@ -14,8 +14,9 @@ from typing import Any
 from redis.asyncio import Redis
 
 from alerts.engine import Engine, move_happened
-from alerts.keys import Keys
+from alerts.keys import BUTTON_NONCE_TTL_SECONDS, HISTORY_TTL_SECONDS, Keys
 from alerts.model import STATE_ARMED, Alert, AlertSpec
+from alerts.storage.once import AlreadyDone, OnceClaims
 from bot.store import MarketStore
 from handlers import fmt
 from handlers.reply import UserError
@@ -50,6 +51,7 @@ class AlertService:
         self.store = store
         self.quota = quota
         self.clock = clock
+        self.claims = OnceClaims(redis)
 
     async def _price(self, symbol: str) -> float:
         snap = await self.store.snapshot(symbol)
@@ -155,9 +157,23 @@ class AlertService:
             raise UserError(f"Alert #{alert_id} is already gone (it may just have fired).")
         return alert
 
-    async def delete_all(self, chat: str) -> int:
+    async def create_once(
+        self, chat: str, nonce: str, symbol: str, spec: AlertSpec
+    ) -> Created | AlreadyDone:
+        """`create` for a button carrying `nonce`: a second press of it creates nothing."""
+        return await self.claims.run(
+            self.keys.button(chat, nonce),
+            BUTTON_NONCE_TTL_SECONDS,
+            lambda: self.create(chat, symbol, spec),
+            lambda created: str(created.alert.id),
+        )
+
+    async def delete_all(self, chat: str, up_to: int | None = None) -> int:
+        """Delete the chat's alerts (only ids <= `up_to`: those a confirm button listed)."""
         removed = 0
         for alert in await self.list(chat):
+            if up_to is not None and alert.id > up_to:
+                continue
             removed += await self.engine.remove(
                 alert, owner=chat, reason="delete", now=int(self.clock())
             )
@@ -171,8 +187,9 @@ class AlertService:
         alert = Alert.unpack(alert_id, "|".join(raw.split("|")[:12]))
         return alert if alert.chat == chat else None
 
-    async def rearm(self, chat: str, alert_id: int) -> Created:
-        """Create the same alert again (same level) after it fired."""
+    async def rearm(self, chat: str, alert_id: int) -> Created | AlreadyDone:
+        """Create the same alert again (same level) after it fired; once per fired alert,
+        however often its Re-arm button is pressed (`AlreadyDone` names the new alert)."""
         old = await self.fired_record(chat, alert_id)
         if old is None:
             live = await self.engine.get(alert_id)
@@ -182,14 +199,24 @@ class AlertService:
         spec = {"a": "above", "b": "below", "m": "move", "v": "volume"}.get(old.kind, "above")
         if old.kind in ("pu", "pd"):
             spec = "above" if old.kind == "pu" else "below"
-        return await self.create(
-            chat,
-            old.symbol,
-            AlertSpec(spec, old.level, window=old.window, expires_in=0),
+        symbol, again = old.symbol, AlertSpec(spec, old.level, window=old.window, expires_in=0)
+        return await self.claims.run(
+            self.keys.rearmed(alert_id),
+            HISTORY_TTL_SECONDS,
+            lambda: self.create(chat, symbol, again),
+            lambda created: str(created.alert.id),
         )
 
     async def snooze(self, chat: str, alert_id: int, seconds: int = SNOOZE_SECONDS) -> Alert:
-        """Silence a repeat alert for a while; it stays armed and keeps its levels."""
+        """Silence a repeat alert for a while; it stays armed and keeps its levels.
+
+        Pressing Snooze again while it is snoozed changes nothing (the first hour stands).
+        """
+        current = await self.get_own(chat, alert_id)
+        if current.snoozed_until > self.clock():
+            raise UserError(
+                f"Alert #{alert_id} is already snoozed until {fmt.when(current.snoozed_until)}."
+            )
         until = int(self.clock()) + seconds
         status = await self.engine.snooze(alert_id, chat, until)
         if status == -1:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from handlers import fmt
 from handlers.core import Router
-from handlers.reply import Button, Reply, Request, Tone
+from handlers.reply import Button, Reply, Request, Tone, button_nonce
 from handlers.services import Services
 
 router = Router()
@@ -102,7 +102,10 @@ async def coin_reply(svc: Services, symbol: str) -> Reply:
         targets = " · ".join(f"+{t}% → {fmt.price(snap.price * (1 + t / 100))}" for t in TARGETS)
         lines.append(f"Speculative thesis targets from here: {targets}")
         if svc.alerts is not None:
-            buttons.append([Button(f"Alert +{t}%", f"mk:{base}:{t}") for t in TARGETS])
+            # one nonce per button: a double tap (or a redelivered press) creates one alert
+            buttons.append(
+                [Button(f"Alert +{t}%", f"mk:{base}:{t}:{button_nonce()}") for t in TARGETS]
+            )
     return Reply(symbol, lines, fields=fields, footer=DISCLAIMER, buttons=buttons, tone=tone)
 
 

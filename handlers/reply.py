@@ -5,11 +5,13 @@ Transports (Telegram, Discord, console) only format these; they decide nothing.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
 Tone = Literal["neutral", "up", "down", "warn", "error"]
 CALLBACK_MAX_BYTES = 64  # Telegram's limit for callback_data; Discord custom_id allows 100
+NONCE_CHARS = 8  # 48 random bits: a one-shot button's id, unguessable and short
 
 
 class UserError(Exception):
@@ -70,6 +72,11 @@ class Request:
 
 
 T = TypeVar("T")
+
+
+def button_nonce() -> str:
+    """A fresh id for a button that must act once (URL-safe: never contains `:`)."""
+    return secrets.token_urlsafe(NONCE_CHARS * 3 // 4)
 
 
 def available(part: T | None, what: str) -> T:
