@@ -30,13 +30,14 @@ from alerts.watchlists import Watchlists
 from bot.config import Settings
 from bot.health import HealthServer
 from bot.leader import LeaderLease
-from bot.market import IndexSource, TickerSource
+from bot.market import DailyClose, IndexSource, TickerSource
 from bot.metrics import Metrics
 from bot.poller import Poller, TickBatch
 from bot.realtime import build_feed
 from bot.signals import SignalDetector
 from bot.stats import StatsSource, fired_today_field
 from bot.store import MarketStore
+from bot.throttle import SpacedRunner
 from handlers.digest_cmds import build_digest
 from handlers.notify import render_jobs
 from handlers.registry import build_core
@@ -134,6 +135,12 @@ class App:
             redis, self.keys, functools.partial(build_digest, self.services), clock=clock
         )
         self.signals = SignalDetector(self.services, self.subscriptions)
+        self.signal_runner = SpacedRunner(
+            self.signals.run_once,
+            settings.poll_interval_seconds,
+            name="signal detection",
+            on_run=self.metrics.signal_checks.inc,
+        )
         self.pushers: dict[str, Pusher] = {}
         self.lease = LeaderLease(
             redis, self.keys.leader, ttl_ms=int(settings.leader_lease_seconds * 1000)
@@ -161,8 +168,8 @@ class App:
         self._worker_task: asyncio.Task[None] | None = None
         self.poller.listeners.append(self._observe_tick)
         self.poller.listeners.append(self.evaluate_batch)
-        self.poller.listeners.append(self.signals.on_batch)
-        self.poller.index_listeners.append(self.signals.on_index)
+        self.poller.listeners.append(self._signals_after_ticks)
+        self.poller.index_listeners.append(self._signals_after_index)
         self.realtime = build_feed(settings, exchange, self.poller)  # EXCHANGE_WS, or None
 
     async def evaluate_batch(self, batch: TickBatch) -> None:
@@ -176,6 +183,14 @@ class App:
             self.metrics.alerts_fired.inc(fired)
             await self.redis.hincrby(self.keys.stats, fired_today_field(self.clock()), fired)
             log.info("%d alerts fired", fired)
+
+    async def _signals_after_ticks(self, batch: TickBatch) -> None:
+        """Only a request: detection runs in its own task, at most once per poll interval."""
+        self.signal_runner.request()
+
+    async def _signals_after_index(self, rows: list[DailyClose]) -> None:
+        """A new R2K close matters at once (index polls are minutes apart)."""
+        self.signal_runner.request(urgent=True)
 
     async def deliver(self, chat: str, jobs: list[Job]) -> None:
         """Render a chat's jobs as one message and hand it to that chat's transport."""
@@ -296,6 +311,7 @@ class App:
                 group.create_task(self.realtime.run(), name="realtime")
                 group.create_task(self.poller.run(exchange=False), name="poller")
             group.create_task(self._expiry_loop(), name="expiry")
+            group.create_task(self.signal_runner.run(), name="signals")
             if self.discord is not None:
                 group.create_task(self.discord.run_gateway(), name="discord-gateway")
             if self.telegram is not None and self.telegram.polls_updates:
