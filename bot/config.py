@@ -115,6 +115,11 @@ class Settings(BaseSettings):
         return value.upper() if isinstance(value, str) else value
 
     @property
+    def reference_bases(self) -> list[str]:
+        """BTC and ETH (unless COINS lists them): every board shows them on a Reference line."""
+        return [base for base in REFERENCE_COINS if base not in self.coins]
+
+    @property
     def tracked_bases(self) -> list[str]:
         """The watched coins plus the reference coins, in display order."""
         return list(dict.fromkeys([*self.coins, *REFERENCE_COINS]))

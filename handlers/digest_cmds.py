@@ -22,6 +22,7 @@ from handlers.core import Router
 from handlers.market_cmds import DISCLAIMER
 from handlers.reply import Button, Reply, Request, Tone, UserError, available, require_group_admin
 from handlers.services import Services
+from handlers.watch_cmds import reference_line
 
 router = Router()
 
@@ -179,7 +180,8 @@ async def build_digest(svc: Services, chat: str, schedule: Schedule | None = Non
 
 
 async def board_lines(svc: Services, chat: str) -> tuple[list[str], str | None, bool]:
-    """Board lines sorted by 24h change, the top mover's base, and whether any is stale."""
+    """Board lines sorted by 24h change (then BTC and ETH for reference), the top mover's
+    base, and whether any is stale."""
     quote = svc.settings.quote
     symbols = [f"{b}/{quote}" for b in svc.settings.coins]
     if svc.watchlists is not None:
@@ -202,8 +204,11 @@ async def board_lines(svc: Services, chat: str) -> tuple[list[str], str | None, 
         lines.append(f"  {base} {fmt.price(snap.price)} {fmt.pct(snap.change_pct)} · {vol}{flag}")
     for symbol in missing:
         lines.append(f"  {symbol.split('/')[0]}: no price yet (tracking starts with the next poll)")
+    reference, reference_stale = await reference_line(svc)
+    if reference:
+        lines.append(f"  {reference}")
     top = rows[0][0].symbol.split("/")[0] if rows else None
-    return lines, top, any(stale for _, stale in rows)
+    return lines, top, reference_stale or any(stale for _, stale in rows)
 
 
 async def closest_alerts(svc: Services, chat: str, n: int = CLOSEST_ALERTS) -> list[str]:
