@@ -25,6 +25,7 @@ from alerts.engine import Engine
 from alerts.keys import Keys
 from alerts.outbox import DeliveryWorker, Job
 from alerts.service import AlertService
+from alerts.storage.chart_cache import ChartCache
 from alerts.subscriptions import Subscriptions
 from alerts.watchlists import Watchlists
 from bot.config import Settings
@@ -130,6 +131,7 @@ class App:
             alerts=self.alerts, subscriptions=self.subscriptions,
             listed_symbols=lambda: exchange.symbols, watchlists=self.watchlists,
             digests=Digests(redis, self.keys),
+            charts=ChartCache(self.store, on_render=self.metrics.chart_renders.inc),
         )  # fmt: skip
         self.digests = DigestScheduler(
             redis, self.keys, functools.partial(build_digest, self.services), clock=clock

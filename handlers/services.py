@@ -20,6 +20,7 @@ from handlers.reply import UserError
 if TYPE_CHECKING:
     from alerts.digests import Digests
     from alerts.service import AlertService
+    from alerts.storage.chart_cache import ChartCache
     from alerts.subscriptions import Subscriptions
     from alerts.watchlists import Watchlists
     from bot.stats import BotStats
@@ -47,6 +48,7 @@ class Services:
     watchlists: Watchlists | None = None
     digests: Digests | None = None
     stats: Callable[[], Awaitable[BotStats]] | None = None  # admin /stats; set by the app
+    charts: ChartCache | None = None  # shared chart renders and the per-chat chart budget
 
     def parse_symbol(self, raw: str | None, *, any_listed: bool = False) -> str:
         """`link`, `LINK`, `LINK/USDT`, `linkusdt` → `LINK/USDT`; anything else: UserError.
