@@ -153,11 +153,11 @@ async def price_chart(svc: Services, req: Request, symbol: str, rng: str) -> Rep
         lines.append(f"R2K record closes in this range: {in_range} (dotted lines).")
     if levels:
         lines.append(f"Your alert levels drawn: {len(levels)}.")
+    elif svc.alerts is not None:
+        lines.append(f"No price alerts on {base} here yet: e.g. /alert {base} +40%")
     if off_chart:
         more = f" (+{len(off_chart) - 3} more)" if len(off_chart) > 3 else ""
         lines.append(f"Beyond the price range (▲▼ at the edge): {', '.join(off_chart[:3])}{more}.")
-    elif svc.alerts is not None:
-        lines.append(f"No price alerts on {base} here yet: e.g. /alert {base} +40%")
     buttons = [
         [Button(r, f"chart:{base}:{r}") for r in RANGES if r != rng] + [
             Button("Coin", f"coin:{base}")

@@ -140,6 +140,8 @@ async def test_the_chats_alert_levels_are_drawn(app: App) -> None:
     chart = await app.core.handle(Request(chat="tg:9", user="tg:9", text="/chart LINK 90d"))
     assert chart is not None and chart.image is not None
     assert "Your alert levels drawn: 1." in chart.lines
+    assert not any(line.startswith("No price alerts") for line in chart.lines)
+    assert chart.lines[-1].startswith("Beyond the price range (▲▼ at the edge): #1 +40% → ")
     other = await app.core.handle(Request(chat="tg:2", user="tg:2", text="/chart LINK 90d"))
     assert other is not None and not any("levels drawn" in line for line in other.lines)
 
