@@ -31,7 +31,7 @@ several deployments can share one Redis. Types and lifetimes:
 | P:stats                           | hash   | counters for /stats: `fired:YYYY-MM-DD` (UTC) |
 | P:lock:leader                     | string | leader lease (poller + engine), TTL a few seconds |
 | P:hist:{SYM}                      | string | JSON long daily closes for the backtest, TTL 24 h |
-| P:chart:NAME                      | string | base64 PNG of a rendered chart, TTL 60 s |
+| P:chart:NAME                      | string | base64 PNG shared by every chat, TTL 60 s |
 | P:watch:CHAT                      | set    | a chat's watchlist (symbols beyond the defaults) |
 | P:watchers                        | hash   | symbol -> how many chats watch it (reference count) |
 | P:tracked                         | set    | extra symbols polled (watched, or with alerts) |
