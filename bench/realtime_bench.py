@@ -124,7 +124,7 @@ class RealtimeBench:
         self.prefix = prefix or f"bench{uuid.uuid4().hex[:10]}"
         self.rng = random.Random(config.seed)
         self.pop = Population(config.seed)
-        # Real-sized history: the regime and signal listeners run on every batch too.
+        # Real-sized history: the signal detector reads it too (at most once per poll interval).
         self.binance = FakeBinanceWs(history_days=HISTORY_DAYS)
         self.yahoo = FakeYahoo()
         self.yahoo.set_history("^RUT", generate_index_history(end_s=int(time.time())))

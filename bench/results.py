@@ -6,6 +6,7 @@ benchmark never erases another's numbers.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -81,6 +82,24 @@ def merge_section(
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return data
+
+
+def merge_keys(
+    name: str, values: Mapping[str, Any], path: Path = RESULTS_PATH
+) -> dict[str, Any]:
+    """Set some keys of a section shared by several benchmarks (e.g. `engine_cost`), keeping
+    the others' keys; their `targets` dicts are merged the same way."""
+    data: dict[str, Any] = {}
+    if path.exists():
+        with contextlib.suppress(json.JSONDecodeError):
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+            data = loaded if isinstance(loaded, dict) else {}
+    section = dict(data.get(name) or {})
+    targets = {**section.get("targets", {}), **values.get("targets", {})}
+    section.update({k: v for k, v in values.items() if k != "targets"})
+    if targets:
+        section["targets"] = targets
+    return merge_section(name, section, path)
 
 
 def target_rows(section: Mapping[str, Any], names: Sequence[str]) -> list[tuple[Any, ...]]:

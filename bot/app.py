@@ -19,7 +19,8 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from alerts.domain.market import IndexSource, TickBatch, TickerSource
+from alerts.domain.market import DailyClose, IndexSource, TickBatch, TickerSource
+from alerts.storage.chart_cache import ChartCache
 from alerts.storage.digests import Digests, DigestScheduler
 from alerts.storage.engine import Engine
 from alerts.storage.keys import Keys
@@ -38,6 +39,7 @@ from bot.feeds.poller import Poller
 from bot.health import HealthServer
 from bot.metrics import Metrics
 from bot.sources import build_feed
+from bot.throttle import SpacedRunner
 from handlers.chat.commands.digest import DigestNotices
 from handlers.chat.dispatch import Dispatcher
 from handlers.chat.registry import build_core
@@ -141,10 +143,17 @@ class App:
             symbols=SymbolParser(universe, exchange.lists, lambda: exchange.symbols),
             clock=clock,
             admin_ids=frozenset(settings.admin_chat_ids),
+            charts=ChartCache(self.store, on_render=self.metrics.chart_renders.inc),
         )
         self.digests = DigestScheduler(redis, self.keys, DigestNotices(self.services), clock=clock)
         targets = TargetReference(settings.target_reference, settings.target_reference_prices)
         self.signals = SignalDetector(self.market, self.subscriptions, targets)
+        self.signal_runner = SpacedRunner(
+            self.signals.run_once,
+            settings.poll_interval_seconds,
+            name="signal detection",
+            on_run=self.metrics.signal_checks.inc,
+        )
         self.evaluation = Evaluation(
             self.engine, redis, self.keys, clock, on_fired=self.metrics.alerts_fired.inc
         )
@@ -159,8 +168,8 @@ class App:
             telemetry=self.metrics,
             extra_symbols=self.watchlists.tracked,
             max_symbols=settings.max_tracked_symbols,
-            on_batch=[self._observe_tick, self.evaluation.on_batch, self.signals.on_batch],
-            on_index=[self.signals.on_index],
+            on_batch=[self._observe_tick, self.evaluation.on_batch, self._signals_after_ticks],
+            on_index=[self._signals_after_index],
         )
         self.core = build_core(
             self.services,
@@ -173,6 +182,14 @@ class App:
         self._tasks: list[asyncio.Task[None]] = []
         self._worker_task: asyncio.Task[None] | None = None
         self.realtime = build_feed(settings, exchange, self.poller)  # EXCHANGE_WS, or None
+
+    async def _signals_after_ticks(self, batch: TickBatch) -> None:
+        """Only a request: detection runs in its own task, at most once per poll interval."""
+        self.signal_runner.request()
+
+    async def _signals_after_index(self, rows: list[DailyClose]) -> None:
+        """A new R2K close matters at once (index polls are minutes apart)."""
+        self.signal_runner.request(urgent=True)
 
     async def _expiry_loop(self) -> None:
         while True:
@@ -296,6 +313,7 @@ class App:
                 group.create_task(self.realtime.run(), name="realtime")
                 group.create_task(self.poller.run(exchange=False), name="poller")
             group.create_task(self._expiry_loop(), name="expiry")
+            group.create_task(self.signal_runner.run(), name="signals")
             if self.discord is not None:
                 group.create_task(self.discord.run_gateway(), name="discord-gateway")
             if self.telegram is not None and self.telegram.polls_updates:

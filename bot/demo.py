@@ -67,6 +67,7 @@ async def run_demo(
                     news = "volume spikes across the watched coins"
                     print(f"--- poll {step}: {news} ---\n", file=out)
                 await app.poller.run_exchange_once()
+                await app.signals.run_once()  # the demo drives each loop by hand, once a poll
                 await app.worker.run_once(block_ms=None)
             if step in SHOW_AT or step == steps:
                 for line in ("/coin LINK", "/regime"):

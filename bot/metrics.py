@@ -42,6 +42,14 @@ class Metrics:
             "1 while exchange ticks come over the websocket",
             registry=r,
         )
+        self.signal_checks = Counter(
+            "altbot_signal_checks", "Signal detection runs (at most one per poll)", registry=r
+        )
+        self.chart_renders = Counter(
+            "altbot_chart_renders",
+            "Charts actually rendered (cache hits and shared renders not counted)",
+            registry=r,
+        )
         self.delivery_latency = Histogram(
             "altbot_delivery_latency_seconds",
             "From the tick that fired an alert to the message being sent",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
 
+from alerts.storage.chart_cache import CHARTS_PER_MINUTE
 from alerts.storage.keys import Keys
 from alerts.storage.market_store import MarketStore
 from bot.app import App
@@ -125,5 +127,44 @@ async def test_the_chats_alert_levels_are_drawn(app: App) -> None:
     chart = await app.core.handle(Request(chat="tg:9", user="tg:9", text="/chart LINK 90d"))
     assert chart is not None and chart.image is not None
     assert "Your alert levels drawn: 1." in chart.lines
+    assert not any(line.startswith("No price alerts") for line in chart.lines)
+    assert chart.lines[-1].startswith("Beyond the price range (▲▼ at the edge): #1 +40% → ")
     other = await app.core.handle(Request(chat="tg:2", user="tg:2", text="/chart LINK 90d"))
     assert other is not None and not any("levels drawn" in line for line in other.lines)
+
+
+def renders(app: App) -> float:
+    """Charts actually rendered, as /metrics shows them."""
+    return app.metrics.registry.get_sample_value("altbot_chart_renders_total") or 0.0
+
+
+async def test_twenty_chats_at_once_share_one_render(app: App) -> None:
+    for chat in ("tg:1", "tg:2"):  # two of them with their own alert levels on LINK
+        created = await app.core.handle(Request(chat, chat, f"/alert LINK +{chat[-1]}0%"))
+        assert created is not None and created.tone != "error", created
+    chats = [f"tg:{n}" for n in range(1, 21)]
+    replies = await asyncio.gather(
+        *(app.core.handle(Request(chat, chat, "/chart LINK 1y")) for chat in chats)
+    )
+    assert renders(app) == 1
+    images = [r.image for r in replies if r is not None]
+    assert len(images) == 20 and all(i is not None and i[:8] == PNG_MAGIC for i in images)
+    assert len(set(images[2:])) == 1  # chats without alerts: the very same shared image
+    assert images[0] != images[1] != images[2]  # the others: their levels drawn over it
+    again = await app.core.handle(Request("tg:21", "tg:21", "/chart LINK 1y"))
+    assert again is not None and again.image == images[2] and renders(app) == 1  # from Redis
+    await app.core.handle(Request("tg:21", "tg:21", "/chart LINK 7d"))
+    assert renders(app) == 2  # another range is another chart
+
+
+async def test_a_chat_gets_six_charts_a_minute(app: App) -> None:
+    req = Request("tg:5", "tg:5", "/chart LINK 30d")
+    for _ in range(CHARTS_PER_MINUTE):
+        ok = await app.core.handle(req)
+        assert ok is not None and ok.image is not None
+    refused = await app.core.handle(req)
+    assert refused is not None and refused.tone == "error" and refused.image is None
+    assert refused.title == "⚠️ That is 6 charts this minute, the most a chat can ask for."
+    assert refused.lines[0].startswith("Try again in ")
+    other = await app.core.handle(Request("tg:6", "tg:6", "/chart LINK 30d"))
+    assert other is not None and other.image is not None  # per chat

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 
 import pytest
+from PIL import Image
 
 from alerts.domain.backtest import History, basket_index, breakouts, closes_of, record_highs
 from bot.feeds.replay import Scenario
 from handlers.chat.charting import (
+    ALERT,
+    draw_levels,
     render_async,
     render_price_chart,
     render_r2k_chart,
@@ -49,13 +53,38 @@ def history(s: Scenario) -> History:
 @pytest.mark.parametrize("days", [7, 30, 90, 365])
 def test_price_chart_every_range(scenario: Scenario, days: int) -> None:
     candles = scenario.daily["LINK/USDT"]
-    last = candles[-1].close
-    levels = [(last * 1.1, "#1 above"), (last * 0.9, "#2 below"), (last * 9, "#3 +800%")]
     records = [candles[-3].ts, candles[-20].ts]
-    png = render_price_chart(
-        "LINK/USDT", candles, alert_levels=levels, r2k_records=records, range_days=days
-    )
-    assert_chart(png)
+    assert_chart(render_price_chart("LINK/USDT", candles, r2k_records=records, range_days=days))
+
+
+def alert_rows(png: bytes) -> set[int]:
+    """Rows of the image holding a run of the alert colour (a dashed level line)."""
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    colour = tuple(int(ALERT[i : i + 2], 16) for i in (1, 3, 5))
+    width, height = image.size
+    return {
+        y for y in range(height)
+        if sum(image.getpixel((x, y)) == colour for x in range(0, width, 2)) > 100
+    }  # fmt: skip
+
+
+def test_alert_levels_are_drawn_over_the_shared_chart(scenario: Scenario) -> None:
+    candles = scenario.daily["LINK/USDT"]
+    shared = render_price_chart("LINK/USDT", candles, range_days=30)
+    assert alert_rows(shared) == set()  # nothing chat-specific in the shared render
+    shown = candles[-30:]
+    low, high = min(c.low for c in shown), max(c.high for c in shown)
+    mid, lower = (low + high) / 2, low + (high - low) / 4
+    levels = [(mid, "#1 above"), (lower, "#2 below"), (high * 9, "#3 +800%")]
+    drawn, off_chart = draw_levels(shared, levels)
+    assert_chart(drawn)
+    assert off_chart == ["#3 +800%"]  # pinned at the top edge, and listed by the caller
+    rows = sorted(alert_rows(drawn))
+    assert rows and rows[0] < rows[-1] - 20  # two lines, the higher price further up
+    assert draw_levels(shared, []) == (shared, [])
+    pinned, beyond = draw_levels(shared, [(high * 9, "#3"), (low / 9, "#4")])
+    assert beyond == ["#3", "#4"] and pinned != shared  # ▲/▼ labels at the edges
+    assert alert_rows(pinned) == set()  # but no level line
 
 
 def test_price_chart_without_levels_or_records(scenario: Scenario) -> None:

@@ -66,9 +66,14 @@ async def test_quota_isolation_and_delete(app: App) -> None:
     assert "No alert" in forged.title
     assert "Deleted" in (await ask(app, f"/delete {alert_id}")).title
     confirm = await ask(app, "/delete all")
-    assert confirm.buttons[0][0].data == "delall:yes"
-    done = await app.core.handle_callback(Request("tg:1", "tg:1", ""), "delall:yes")
+    yes = confirm.buttons[0][0].data
+    assert yes.startswith("delall:yes:")
+    assert "✅" in (await ask(app, "/alert LINK above 24")).title  # set after the question
+    done = await app.core.handle_callback(Request("tg:1", "tg:1", ""), yes)
     assert done.title == "🗑 Deleted 2 alerts."
+    again = await app.core.handle_callback(Request("tg:1", "tg:1", ""), yes)
+    assert again.tone == "error" and again.title == "⚠️ Those alerts are already deleted."
+    assert [a.level for a in await app.alerts.list("tg:1")] == [24.0]
 
 
 async def test_group_members_cannot_change_alerts(app: App) -> None:
@@ -133,9 +138,10 @@ async def test_other_chats_cannot_rearm_or_snooze_by_forged_callbacks(app: App) 
         await app.poller.run_exchange_once()
         await app.worker.run_once(block_ms=None)
     intruder = Request("tg:666", "tg:666", "")
-    for data in (f"rearm:{once_id}", f"snz:{alert_id}", f"del:{alert_id}", "delall:yes"):
+    forged = (f"rearm:{once_id}", f"snz:{alert_id}", f"del:{alert_id}", f"delall:yes:{alert_id}")
+    for data in forged:
         reply = await app.core.handle_callback(intruder, data)
-        assert reply.tone == "error" or "Deleted 0" in reply.title, (data, reply.title)
+        assert reply.tone == "error", (data, reply.title)
     mine = await ask(app, "/alerts")
     assert f"#{alert_id}" in "\n".join(mine.lines)
     own = await app.core.handle_callback(Request("tg:1", "tg:1", ""), f"rearm:{once_id}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
@@ -149,16 +149,16 @@ async def test_record_signal_fires_once_per_subscriber_across_replicas_and_resta
     await env.subs.subscribe("tg:3", ["targets"])  # not subscribed to r2k
     await env.r2k(record_then([151.5]))
     a, b = env.detector(), env.detector()
-    await asyncio.gather(a.run_once(), b.run_once())  # two replicas at once
-    await a.run_once()  # again
-    await env.detector().run_once()  # after a "restart": a fresh detector, same Redis
+    first = await asyncio.gather(a.run_once(), b.run_once())  # two replicas at once
+    again = await a.run_once()
+    restarted = await env.detector().run_once()  # after a "restart": a fresh detector, same Redis
     jobs = await env.jobs("r2k")
     assert sorted(j["chat"] for j in jobs) == ["dc:c:2", "tg:1"]
     job = jobs[0]
     assert job["t"] == "signal" and job["title"].startswith("R2K at a record high")
     body = job["body"].splitlines()
     assert body[-1].startswith("History:")  # the backtest's evidence line ends the body
-    assert len(a.published) + len(b.published) == 1
+    assert [s.event for s in (*first[0], *first[1], *again, *restarted)] == ["r2k-ath:2025-11-25"]
 
 
 async def test_paused_chats_are_skipped(env: Env) -> None:
@@ -399,6 +399,7 @@ async def test_replayed_breakout_reaches_the_console_exactly_once(
         exchange.advance(app.settings.poll_interval_seconds)
         if step >= BREAKOUT_STEP:
             await app.poller.run_index_once()  # the record is seen on several polls
+            await app.signals.run_once()  # (what the app's detector task runs after a poll)
             await replica.signals.run_once()  # and by a second replica
         await app.poller.run_exchange_once()
         await app.worker.run_once(block_ms=None)
@@ -406,9 +407,66 @@ async def test_replayed_breakout_reaches_the_console_exactly_once(
     assert text.count("R2K at a record high") == 1, text
     assert "Previous record:" in text and "History:" in text
     assert text.rstrip().endswith(DISCLAIMER)
-    records = [s for s in (*app.signals.published, *replica.signals.published) if s.name == "r2k"]
-    assert [s.event for s in records] == ["r2k-ath:2025-11-25"]
-    assert records[0] in app.signals.published
+
+
+def checks(app: App) -> float:
+    """Signal detection runs so far, as /metrics shows them."""
+    return app.metrics.registry.get_sample_value("altbot_signal_checks_total") or 0.0
+
+
+async def until(condition: Callable[[], Awaitable[bool]], within: float = 10.0) -> bool:
+    """Wait for something the app does in its own task (no timing is asserted)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not await condition():
+        if loop.time() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+async def test_detection_runs_outside_the_tick_path_at_most_once_per_poll_interval(
+    redis: Redis, prefix: str
+) -> None:
+    # one-hour polls: within this test every later exchange batch falls inside the spacing
+    app = replay_app(redis, prefix, poll_interval_seconds=3600)
+    exchange = app.exchange
+    assert isinstance(exchange, ReplayExchange)
+    await app.subscriptions.subscribe("tg:1", ["r2k"])
+
+    async def r2k_jobs() -> list[dict[str, str]]:
+        return [f for _, f in await redis.xrange(app.keys.outbox) if f.get("name") == "r2k"]
+
+    async def pushed() -> bool:
+        return len(await r2k_jobs()) == 1
+
+    async def checked_twice() -> bool:
+        return checks(app) == 2
+
+    runner: asyncio.Task[None] | None = None
+    try:
+        await app.poller.run_index_once()
+        await app.poller.refresh_history()
+        for _ in range(BREAKOUT_STEP):
+            exchange.advance(1)
+        await app.poller.run_index_once()  # the record close arrives...
+        await app.poller.run_exchange_once()
+        assert await r2k_jobs() == [] and checks(app) == 0  # ...but polls never detect inline
+        runner = asyncio.create_task(app.signal_runner.run())
+        assert await until(pushed)  # the app's detector task pushes it
+        for _ in range(30):  # a burst of batches (websocket flushes) within one poll interval
+            await app.poller.run_exchange_once()
+        await asyncio.sleep(0.2)
+        assert checks(app) == 1  # all of them wait for the next interval
+        await app.poller.run_index_once()  # an index poll is served at once
+        assert await until(checked_twice)
+        assert len(await r2k_jobs()) == 1  # and the record is still pushed once
+    finally:
+        if runner is not None:
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+        await app.stop()
+
 
 
 async def test_demo_subscribes_the_console_and_pushes_the_record_once() -> None:

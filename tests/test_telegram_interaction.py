@@ -43,13 +43,13 @@ async def test_buttons_work_and_forged_or_stale_ones_get_a_polite_answer(
     async with telegram_app(redis, prefix) as h:
         coin = await h.say(42, "/coin LINK")
         data = dict(buttons(coin))
-        assert data["Refresh"] == "coin:LINK" and data["Alert +40%"] == "mk:LINK:40"
+        assert data["Refresh"] == "coin:LINK" and data["Alert +40%"].startswith("mk:LINK:40:")
         answer, refreshed = await h.press_for_reply(42, "coin:LINK", coin.message_id)
         assert answer.text is None and "LINK/USDT" in shown(refreshed)
-        _, created = await h.press_for_reply(42, "mk:LINK:150", coin.message_id)
+        _, created = await h.press_for_reply(42, data["Alert +150%"], coin.message_id)
         assert "Alert #1 set: LINK/USDT +150%" in shown(created)
         before = len(h.posts(42))
-        forged = ["del:999999", "nope:1", "mk:LINK:77", "mk:../../x:40", "del:", "💥:x", "a" * 64]
+        forged = ["del:999999", "nope:1", "mk:LINK:77:n", "mk:../x:40:n", "del:", "💥:x", "a" * 64]
         for data in forged:
             answer = await h.press(42, data, coin.message_id)
             assert answer.text and len(answer.text) <= 200, data

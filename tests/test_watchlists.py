@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
+from alerts.domain import fmt
 from alerts.storage.keys import Keys
 from alerts.storage.watchlists import WATCHLIST_MAX, Watchlists
 from bot.app import App
@@ -124,6 +125,40 @@ async def test_unknown_and_default_symbols_get_clear_answers(app: App) -> None:
     missing = await ask(app, "/watch remove SOL")
     assert "not on this chat's watchlist" in missing.title
     assert "Use one of" in (await ask(app, "/watch sideways SOL")).title
+
+
+async def reference_text(app: App) -> str:
+    """The Reference line as the store's BTC and ETH snapshots say it should read."""
+    parts = []
+    for base in ("BTC", "ETH"):
+        snap = await app.store.snapshot(f"{base}/USDT")
+        assert snap is not None
+        parts.append(f"{base} {fmt.price(snap.price)} {fmt.pct(snap.change_pct)}")
+    return "Reference: " + " · ".join(parts)
+
+
+async def test_reference_coins_are_on_every_board(app: App) -> None:
+    added = await ask(app, "/watch add eth")
+    assert added.title == (
+        "ETH/USDT is a reference coin: every board shows it already, on its Reference line."
+    )
+    assert await app.watchlists.of("tg:1") == []
+    empty = await ask(app, "/watch")
+    assert empty.lines == [
+        "On every board: AVAX, BCH, ADA, LINK, HBAR.",
+        await reference_text(app),
+        "Add your own coins with /watch add SOL.",
+    ]
+    await ask(app, "/watch add SOL")
+    await poll(app)
+    reference = await reference_text(app)
+    listing = await ask(app, "/watch")
+    assert listing.lines[-2:] == ["Also on every board: AVAX, BCH, ADA, LINK, HBAR.", reference]
+    digest = await ask(app, "/digest now")
+    start = digest.lines.index("Board (by 24h change):")
+    board = [line.strip() for line in digest.lines[start + 1 :] if line.startswith("  ")]
+    assert {line.split()[0] for line in board[:6]} == {"ADA", "AVAX", "BCH", "HBAR", "LINK", "SOL"}
+    assert board[6] == reference  # after the coins, never sorted in among them
 
 
 async def test_group_members_cannot_change_the_watchlist(app: App) -> None:

@@ -31,6 +31,11 @@ class Universe:
         return tuple(dict.fromkeys([*self.coins, *self.references]))
 
     @property
+    def reference_bases(self) -> tuple[str, ...]:
+        """BTC and ETH (unless the watched coins include them): the boards' Reference line."""
+        return tuple(base for base in self.references if base not in self.coins)
+
+    @property
     def tracked_symbols(self) -> list[str]:
         """Market symbols polled every tick, whoever watches what."""
         return [self.symbol(base) for base in self.tracked_bases]

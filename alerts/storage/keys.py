@@ -31,12 +31,15 @@ several deployments can share one Redis. Types and lifetimes:
 | P:stats                           | hash   | counters for /stats: `fired:YYYY-MM-DD` (UTC) |
 | P:lock:leader                     | string | leader lease (poller + engine), TTL a few seconds |
 | P:hist:{SYM}                      | string | JSON long daily closes for the backtest, TTL 24 h |
-| P:chart:NAME                      | string | base64 PNG of a rendered chart, TTL 60 s |
+| P:chart:NAME                      | string | base64 PNG shared by every chat, TTL 60 s |
 | P:watch:CHAT                      | set    | a chat's watchlist (symbols beyond the defaults) |
 | P:watchers                        | hash   | symbol -> how many chats watch it (reference count) |
 | P:tracked                         | set    | extra symbols polled (watched, or with alerts) |
 | P:digest:due                      | zset   | chats by next digest run (unix seconds) |
 | P:digest:cfg                      | hash   | chat -> digest schedule (weekday, HH:MM, timezone) |
+| P:btn:CHAT:NONCE                  | string | one-shot button claim -> what it made, TTL 1 day |
+| P:rearmed:ID                      | string | the alert fired ID was re-armed as, TTL 30 days |
+| P:chartrate:CHAT                  | string | per-chat chart request counter, TTL 60 s |
 
 Redis Cluster: every per-symbol key carries the hash tag `{SYM}` so a symbol's
 indexes, last values and ticks share one slot. The claim script also touches the
@@ -56,6 +59,9 @@ SENT_MARK_TTL_SECONDS = 7 * 86400
 SIGNAL_DEDUP_TTL_SECONDS = 400 * 86400
 BACKTEST_HISTORY_SECONDS = 24 * 3600
 CHART_CACHE_SECONDS = 60
+CHART_RATE_WINDOW_SECONDS = 60
+BUTTON_NONCE_TTL_SECONDS = 86400  # outlives Telegram's redelivery (it keeps updates 24 h)
+BUTTON_PENDING_SECONDS = 30  # a claim whose action died half way frees itself after this
 OUTBOX_GROUP = "delivery"
 
 
@@ -196,6 +202,17 @@ class Keys:
     @property
     def digest_config(self) -> str:
         return f"{self.prefix}:digest:cfg"
+
+    def button(self, chat: str, nonce: str) -> str:
+        """Claim of a one-shot button (nonce in its callback data)."""
+        return f"{self.prefix}:btn:{chat}:{nonce}"
+
+    def rearmed(self, alert_id: int) -> str:
+        """Which alert a fired once-alert was re-armed as (lives as long as its history)."""
+        return f"{self.prefix}:rearmed:{alert_id}"
+
+    def chart_rate(self, chat: str) -> str:
+        return f"{self.prefix}:chartrate:{chat}"
 
     def pattern(self) -> str:
         """Glob matching every key under this prefix (tests clean up with it)."""

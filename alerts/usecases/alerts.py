@@ -19,8 +19,9 @@ from alerts.domain.errors import UserError
 from alerts.domain.freshness import Freshness
 from alerts.domain.grammar import AlertSpec, SpecKind
 from alerts.storage.engine import Engine, move_happened
-from alerts.storage.keys import Keys
+from alerts.storage.keys import BUTTON_NONCE_TTL_SECONDS, HISTORY_TTL_SECONDS, Keys
 from alerts.storage.market_store import MarketStore
+from alerts.storage.once import AlreadyDone, OnceClaims
 
 SNOOZE_SECONDS = 3600
 
@@ -63,6 +64,7 @@ class AlertService:
         self.freshness = freshness
         self.quota = quota
         self.clock = clock
+        self.claims = OnceClaims(redis)
 
     async def _price(self, symbol: str) -> float:
         snap = await self.store.snapshot(symbol)
@@ -168,9 +170,23 @@ class AlertService:
             raise UserError(f"Alert #{alert_id} is already gone (it may just have fired).")
         return alert
 
-    async def delete_all(self, chat: str) -> int:
+    async def create_once(
+        self, chat: str, nonce: str, symbol: str, spec: AlertSpec
+    ) -> Created | AlreadyDone:
+        """`create` for a button carrying `nonce`: a second press of it creates nothing."""
+        return await self.claims.run(
+            self.keys.button(chat, nonce),
+            BUTTON_NONCE_TTL_SECONDS,
+            lambda: self.create(chat, symbol, spec),
+            lambda created: str(created.alert.id),
+        )
+
+    async def delete_all(self, chat: str, up_to: int | None = None) -> int:
+        """Delete the chat's alerts (only ids <= `up_to`: those a confirm button listed)."""
         removed = 0
         for alert in await self.list(chat):
+            if up_to is not None and alert.id > up_to:
+                continue
             removed += await self.engine.remove(
                 alert, owner=chat, reason="delete", now=int(self.clock())
             )
@@ -184,18 +200,33 @@ class AlertService:
         alert = Alert.unpack(alert_id, "|".join(raw.split("|")[:12]))
         return alert if alert.chat == chat else None
 
-    async def rearm(self, chat: str, alert_id: int) -> Created:
-        """Create the same alert again (same level) after it fired."""
+    async def rearm(self, chat: str, alert_id: int) -> Created | AlreadyDone:
+        """Create the same alert again (same level) after it fired; once per fired alert,
+        however often its Re-arm button is pressed (`AlreadyDone` names the new alert)."""
         old = await self.fired_record(chat, alert_id)
         if old is None:
             live = await self.engine.get(alert_id)
             if live is not None and live.chat == chat:
                 raise UserError(f"Alert #{alert_id} is still active.")
             raise UserError(f"No fired alert #{alert_id} in this chat to re-arm.")
-        return await self.create(chat, old.symbol, respec(old))
+        symbol, again = old.symbol, respec(old)
+        return await self.claims.run(
+            self.keys.rearmed(alert_id),
+            HISTORY_TTL_SECONDS,
+            lambda: self.create(chat, symbol, again),
+            lambda created: str(created.alert.id),
+        )
 
     async def snooze(self, chat: str, alert_id: int, seconds: int = SNOOZE_SECONDS) -> Alert:
-        """Silence a repeat alert for a while; it stays armed and keeps its levels."""
+        """Silence a repeat alert for a while; it stays armed and keeps its levels.
+
+        Pressing Snooze again while it is snoozed changes nothing (the first hour stands).
+        """
+        current = await self.get_own(chat, alert_id)
+        if current.snoozed_until > self.clock():
+            raise UserError(
+                f"Alert #{alert_id} is already snoozed until {fmt.when(current.snoozed_until)}."
+            )
         until = int(self.clock()) + seconds
         status = await self.engine.snooze(alert_id, chat, until)
         if status == -1:

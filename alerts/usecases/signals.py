@@ -1,7 +1,8 @@
 """The signal detector: R2K records, regime changes, altseason crossings, price targets.
 
-It runs after every index poll and every exchange poll (App wires it as poller
-listeners) and turns the stored data into candidate signals with deterministic
+The App runs it in its own task after polls (bot/throttle.py: at once after an
+index poll, at most once per exchange poll interval otherwise, never inside the
+tick path) and it turns the stored data into candidate signals with deterministic
 event ids. However often it runs — twice, in two replicas, after a restart —
 the `SET NX` claim in `Subscriptions.publish` lets each event out once.
 
@@ -31,13 +32,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from alerts.domain import fmt
 from alerts.domain.backtest import MIN_BREADTH_COINS
-from alerts.domain.market import DailyClose, TickBatch
+from alerts.domain.market import DailyClose
 from alerts.domain.regime import (
     ALTSEASON_SHARE,
     BTC_SEASON_SHARE,
@@ -154,22 +154,6 @@ class SignalDetector:
         self.universe = market.universe
         self.freshness = market.freshness
         self.evidence = evidence or market.evidence_line
-        self.published: deque[Signal] = deque(maxlen=100)  # recent ones, for tests and logs
-        self.jobs = 0
-
-    async def on_index(self, rows: list[DailyClose]) -> None:
-        """Poller index listener."""
-        await self._safe_run()
-
-    async def on_batch(self, batch: TickBatch) -> None:
-        """Poller exchange listener."""
-        await self._safe_run()
-
-    async def _safe_run(self) -> None:
-        try:
-            await self.run_once()
-        except Exception:  # a signal failure must never stop polling or alerts
-            log.exception("signal detection failed")
 
     async def run_once(self) -> list[Signal]:
         """Detect, claim and fan out; returns the signals this call published."""
@@ -185,11 +169,9 @@ class SignalDetector:
                 if jobs is None:
                     continue
                 log.info("signal %s: %d subscriber(s)", signal.event, jobs)
-                self.jobs += jobs
                 published.append(full)
         if state:
             await self.store.redis.hset(self.store.keys.signal_state, mapping=state)
-        self.published.extend(published)
         return published
 
     async def detect(self, now: float) -> tuple[list[Signal], dict[str, str]]:

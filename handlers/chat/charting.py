@@ -5,6 +5,10 @@ global state. `render_async` runs renders one at a time in a worker *process*:
 in a thread, matplotlib and numpy drop and retake the GIL in tiny steps and
 starved the loop for 100-200 ms per chart (measured); a process keeps the
 loop's pauses around 10 ms. Every chart says "Information, not advice".
+
+Price charts are shared by every chat (nothing chat-specific is rendered); a chat's
+alert levels are drawn over the finished PNG by `draw_levels` with Pillow (tens of
+milliseconds, no matplotlib), placed with the frame the render stored in the PNG.
 """
 
 from __future__ import annotations
@@ -26,9 +30,11 @@ from handlers.chat.copy import NOT_ADVICE
 matplotlib.use("Agg")
 
 from matplotlib import dates as mdates
+from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
+from PIL import Image, ImageDraw, ImageFont
 
 from alerts.domain.backtest import DAY, breakouts, record_highs
 from alerts.domain.market import Candle, DailyClose
@@ -39,8 +45,11 @@ DPI = 100  # 1000 x 600 px
 UP, DOWN, LINE = "#1a9850", "#d73027", "#2c5f8a"
 RECORD, ALERT = "#7b3294", "#e08214"
 MAX_CANDLES = 120  # beyond this, a close line reads better than candle bodies
-LEVEL_BAND = (0.8, 1.25)  # levels further out are listed, not drawn: they would squash the price
 AlertLevel = tuple[float, str]  # (price, label shown next to the line, e.g. "#3 above 9.5")
+FRAME_KEY = "altbot-frame"  # PNG text chunk: price axes in pixels and its price range
+DASH, GAP = 7, 4
+LABEL_PX = 12
+MAX_PINNED = 3  # levels beyond the price range shown at each edge (the reply lists them all)
 
 _pool: ProcessPoolExecutor | None = None
 
@@ -103,10 +112,56 @@ def _legend(ax: Any) -> None:
     ax.legend(loc="best", fontsize=8.5, framealpha=0.85, edgecolor="none")
 
 
-def _png(fig: Figure) -> bytes:
+def _png(fig: Figure, frame: str | None = None) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    metadata = {"Software": None} if frame is None else {"Software": None, FRAME_KEY: frame}
+    fig.savefig(buf, format="png", dpi=DPI, metadata=metadata)
     return buf.getvalue()
+
+
+def _frame(ax: Any) -> str:
+    """`x0,x1,top,bottom,low,high`: the axes' pixel box (origin top left) and price range."""
+    left, bottom, width, height = ax.get_position().bounds
+    w, h = SIZE_INCHES[0] * DPI, SIZE_INCHES[1] * DPI
+    low, high = ax.get_ylim()
+    box = (left * w, (left + width) * w, (1 - bottom - height) * h, (1 - bottom) * h)
+    return ",".join(f"{v:.6g}" for v in (*box, low, high))
+
+
+@functools.lru_cache(maxsize=1)
+def _label_font() -> ImageFont.FreeTypeFont:
+    """The chart's own font (matplotlib's DejaVu Sans: it has the arrows and triangles)."""
+    return ImageFont.truetype(font_manager.findfont("DejaVu Sans"), LABEL_PX)
+
+
+def draw_levels(png: bytes, levels: Sequence[AlertLevel]) -> tuple[bytes, list[str]]:
+    """A price chart with a chat's alert levels drawn over it: dashed lines inside its price
+    range; levels beyond it as ▲/▼ labels pinned to the top/bottom edge (at most
+    `MAX_PINNED` each). Returns the PNG and the labels of the levels beyond the range."""
+    image = Image.open(io.BytesIO(png))
+    frame = image.info.get(FRAME_KEY)
+    if not isinstance(frame, str) or not levels:
+        return png, [label for _, label in levels]
+    x0, x1, top, bottom, low, high = (float(v) for v in frame.split(","))
+    above = sorted((lv, lab) for lv, lab in levels if lv > high)
+    below = sorted(((lv, lab) for lv, lab in levels if lv < low), reverse=True)
+    draw = ImageDraw.Draw(image)
+    font = _label_font()
+    for level, label in levels:
+        if low <= level <= high:
+            y = top + (high - level) / (high - low) * (bottom - top)
+            for x in range(int(x0), int(x1), DASH + GAP):
+                draw.line([(x, y), (min(x + DASH, x1), y)], fill=ALERT, width=2)
+            draw.text((x1 + 5, y), label, fill=ALERT, font=font, anchor="lm")
+    for i, (_, label) in enumerate(above[:MAX_PINNED]):
+        draw.text((x1 + 5, top + i * (LABEL_PX + 3)), f"▲ {label}", fill=ALERT, font=font,
+                  anchor="lt")
+    for i, (_, label) in enumerate(below[:MAX_PINNED]):
+        draw.text((x1 + 5, bottom - i * (LABEL_PX + 3)), f"▼ {label}", fill=ALERT, font=font,
+                  anchor="lb")
+    out = io.BytesIO()
+    image.save(out, format="PNG", compress_level=3)  # fast; the size stays near the original
+    return out.getvalue(), [label for _, label in (*above, *below)]
 
 
 def _volume_text(value: float, _pos: object = None) -> str:
@@ -134,11 +189,11 @@ def render_price_chart(
     symbol: str,
     candles: Sequence[Candle],
     *,
-    alert_levels: Sequence[AlertLevel] = (),
     r2k_records: Sequence[int] = (),
     range_days: int = 30,
 ) -> bytes:
-    """Price (candles or close line), volume below, alert levels and R2K record days."""
+    """Price (candles or close line), volume below, R2K record days; the same for every chat
+    (alert levels are `draw_levels`' job), with its price frame stored in the PNG."""
     if not candles:
         raise ValueError("no candles to chart")
     start = candles[-1].ts - (range_days - 1) * DAY
@@ -167,26 +222,12 @@ def render_price_chart(
     vol.bar(when, [c.quote_volume for c in shown], width, color=colors, alpha=0.7)
     vol.set_ylabel("Volume", fontsize=9)
     vol.yaxis.set_major_formatter(FuncFormatter(_volume_text))
-    low, high = min(c.low for c in shown), max(c.high for c in shown)
-    off_chart = []
-    for level, label in alert_levels:
-        if not low * LEVEL_BAND[0] <= level <= high * LEVEL_BAND[1]:
-            off_chart.append(label)
-            continue
-        ax.axhline(level, color=ALERT, linestyle="--", linewidth=1.2)
-        ax.annotate(label, xy=(1.0, level), xycoords=("axes fraction", "data"),
-                    xytext=(4, 0), textcoords="offset points", va="center", fontsize=8.5,
-                    color=ALERT)
-    if off_chart:  # above the plot, beside the subtitle: it never hides a candle
-        more = f" +{len(off_chart) - 3} more" if len(off_chart) > 3 else ""
-        fig.text(0.98, 0.915, "Off chart: " + ", ".join(off_chart[:3]) + more, ha="right",
-                 fontsize=9, color=ALERT)
     _mark_days([ax, vol], [ts for ts in r2k_records if ts >= start], "R2K record close")
     for axis in (ax, vol):
         _date_axis(axis)
     ax.tick_params(labelbottom=False)
     _legend(ax)
-    return _png(fig)
+    return _png(fig, _frame(ax))
 
 
 def render_r2k_chart(rows: Sequence[DailyClose]) -> bytes:

@@ -5,6 +5,7 @@ Transports (Telegram, Discord, console) only format these; they decide nothing.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -13,6 +14,7 @@ from alerts.domain.jobs import Notice
 
 Tone = Literal["neutral", "up", "down", "warn", "error"]
 CALLBACK_MAX_BYTES = 64  # Telegram's limit for callback_data; Discord custom_id allows 100
+NONCE_CHARS = 8  # 48 random bits: a one-shot button's id, unguessable and short
 
 
 
@@ -69,6 +71,11 @@ def require_group_admin(req: Request, what: str) -> None:
     """Buttons bypass the core's command check, so state-changing callbacks call this."""
     if req.is_group and not req.is_admin:
         raise UserError(f"Only this group's admins can change its {what}.")
+
+
+def button_nonce() -> str:
+    """A fresh id for a button that must act once (URL-safe: never contains `:`)."""
+    return secrets.token_urlsafe(NONCE_CHARS * 3 // 4)
 
 
 def notice_of(reply: Reply) -> Notice:

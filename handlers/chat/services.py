@@ -13,6 +13,7 @@ from alerts.domain.chat import BadChatKey, ChatAddress
 from alerts.domain.errors import UserError
 from alerts.domain.freshness import Freshness
 from alerts.domain.market import Universe
+from alerts.storage.chart_cache import ChartCache
 from alerts.storage.digests import Digests
 from alerts.storage.market_store import MarketStore
 from alerts.storage.subscriptions import Subscriptions
@@ -39,6 +40,7 @@ class Services:
     stats: Callable[[], Awaitable[BotStats]]
     symbols: SymbolParser
     clock: Callable[[], float]
+    charts: ChartCache
     admin_ids: frozenset[int] = frozenset()
 
     def is_operator(self, req: Request) -> bool:

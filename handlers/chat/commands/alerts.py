@@ -6,6 +6,7 @@ from alerts.domain import fmt
 from alerts.domain.alert import Alert, AlertKind, AlertState
 from alerts.domain.errors import UserError
 from alerts.domain.grammar import USAGE, AlertSpec, ParseError, parse_alert_args
+from alerts.storage.once import AlreadyDone
 from alerts.usecases.alerts import Created
 from handlers.chat.copy import NOT_ADVICE
 from handlers.chat.core import Router
@@ -91,15 +92,25 @@ async def alert(svc: Services, req: Request, args: list[str]) -> Reply:
     return created_reply(created)
 
 
+def once_reply(outcome: Created | AlreadyDone, done: str) -> Reply:
+    """The created alert, or (a repeated press) a short answer naming the one made before."""
+    if isinstance(outcome, Created):
+        return created_reply(outcome)
+    if not outcome.result:
+        raise UserError("Working on it: that button was just pressed.")
+    raise UserError(f"{done} #{outcome.result}.", "See /alerts.")
+
+
 @router.callback("mk")
 async def make_target_alert(svc: Services, req: Request, args: list[str]) -> Reply:
-    """The `Alert +40%` buttons under /coin."""
+    """The `Alert +40%` buttons under /coin: `mk:BASE:PCT:NONCE`, one alert per button."""
     require_group_admin(req, "alerts")
-    if len(args) != 2 or args[1] not in ("40", "100", "150"):
-        raise UserError("That button is no longer valid.")
+    if len(args) != 3 or args[1] not in ("40", "100", "150") or not args[2]:
+        raise UserError("That button is no longer valid.", "Send /coin again for fresh buttons.")
     symbol = svc.symbols.parse(args[0])
     spec = AlertSpec("percent", float(args[1]))
-    return created_reply(await svc.alerts.create(req.chat, symbol, spec))
+    outcome = await svc.alerts.create_once(req.chat, args[2], symbol, spec)
+    return once_reply(outcome, "This button already set alert")
 
 
 @router.command("alerts", "List this chat's alerts", "/alerts", "/alerts")
@@ -148,13 +159,16 @@ async def _list(svc: Services, req: Request) -> Reply:
 )
 async def delete(svc: Services, req: Request, args: list[str]) -> Reply:
     if args and args[0].lower() == "all":
-        count = len(await svc.alerts.list(req.chat))
-        if not count:
+        alerts = await svc.alerts.list(req.chat)
+        if not alerts:
             return Reply("No alerts to delete.")
+        # The button names the newest alert it covers: alerts set after this question are
+        # never deleted by it, however late (or often) it is pressed.
+        newest = max(a.id for a in alerts)
         return Reply(
-            f"Delete all {count} alerts of this chat?",
+            f"Delete all {len(alerts)} alerts of this chat?",
             ["This cannot be undone."],
-            buttons=[[Button("Yes, delete all", "delall:yes"), Button("Cancel", "list")]],
+            buttons=[[Button("Yes, delete all", f"delall:yes:{newest}"), Button("Cancel", "list")]],
             tone="warn",
         )
     return await _delete_one(svc, req, _parse_id(args[0] if args else None))
@@ -176,10 +190,13 @@ async def delete_button(svc: Services, req: Request, args: list[str]) -> Reply:
 
 @router.callback("delall")
 async def delete_all_button(svc: Services, req: Request, args: list[str]) -> Reply:
+    """`delall` asks first; `delall:yes:NEWEST` deletes the alerts the question listed."""
     require_group_admin(req, "alerts")
-    if args != ["yes"]:
+    if len(args) != 2 or args[0] != "yes" or not args[1].isdigit():
         return await delete(svc, req, ["all"])
-    removed = await svc.alerts.delete_all(req.chat)
+    removed = await svc.alerts.delete_all(req.chat, up_to=int(args[1]))
+    if not removed:
+        raise UserError("Those alerts are already deleted.", "See /alerts.")
     return Reply(f"🗑 Deleted {removed} alerts.")
 
 
@@ -197,5 +214,7 @@ async def snooze_button(svc: Services, req: Request, args: list[str]) -> Reply:
 
 @router.callback("rearm")
 async def rearm_button(svc: Services, req: Request, args: list[str]) -> Reply:
+    """Re-arm a fired once-alert; pressed again, it names the alert it made the first time."""
     require_group_admin(req, "alerts")
-    return created_reply(await svc.alerts.rearm(req.chat, _parse_id(args[0] if args else None)))
+    outcome = await svc.alerts.rearm(req.chat, _parse_id(args[0] if args else None))
+    return once_reply(outcome, "Already re-armed as")

@@ -1,8 +1,12 @@
 """Chart commands: /chart SYMBOL [range], /chart R2K, /chart regime, /evidence.
 
-Renders run on the chart thread (`handlers.chat.charting.render_async`) and are cached in
-Redis for a minute, so a burst of taps on a Chart button renders once. Missing
-data is said plainly: nothing is drawn or quoted from invented numbers.
+Renders run in the chart process (`handlers.chat.charting.render_async`) and are shared: a
+chart's name holds nothing chat-specific (symbol, range, data version), so one
+render serves every chat asking at once and, through Redis, every replica for a
+minute (alerts/storage/chart_cache.py). A chat's alert levels are drawn over the
+shared image (`draw_levels`, no re-render). Each chat gets `CHARTS_PER_MINUTE`
+charts a minute. Missing data is said plainly: nothing is drawn or quoted from
+invented numbers.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from alerts.domain.backtest import (
 from alerts.domain.errors import UserError
 from handlers.chat.charting import (
     AlertLevel,
+    draw_levels,
     render_async,
     render_price_chart,
     render_r2k_chart,
@@ -52,13 +57,19 @@ def parse_range(raw: str | None) -> str:
     return raw.lower()
 
 
+
 async def _png(svc: Services, name: str, render: Callable[[], Awaitable[bytes]]) -> bytes:
-    """A chart from the one-minute cache, rendered (off the loop) when absent."""
-    png = await svc.store.chart(name)
-    if png is None:
-        png = await render()
-        await svc.store.save_chart(name, png)
-    return png
+    """A shared chart: cached, rendering for someone else already, or rendered now."""
+    return await svc.charts.png(name, render)
+
+
+async def _within_budget(svc: Services, req: Request) -> None:
+    wait = await svc.charts.wait_seconds(req.chat)
+    if wait:
+        raise UserError(
+            f"That is {svc.charts.per_minute} charts this minute, the most a chat can ask for.",
+            f"Try again in {fmt.age(wait)}.",
+        )
 
 
 def _missing(title: str, text: str) -> Reply:
@@ -67,7 +78,7 @@ def _missing(title: str, text: str) -> Reply:
 
 @router.command(
     "chart",
-    "Price chart with your alert levels, or the R2K / regime chart",
+    "Price chart with your alert levels, or the R2K / regime chart (6 a minute)",
     "/chart SYMBOL [7d|30d|90d|1y] · /chart R2K · /chart regime",
     "/chart LINK 90d",
 )
@@ -86,6 +97,7 @@ async def chart_button(svc: Services, req: Request, args: list[str]) -> Reply:
 
 
 async def _dispatch(svc: Services, req: Request, what: str, rng: str | None) -> Reply:
+    await _within_budget(svc, req)
     if what.upper() in R2K_NAMES:
         return await r2k_chart(svc)
     if what.lower() == "regime":
@@ -112,14 +124,16 @@ async def price_chart(svc: Services, req: Request, symbol: str, rng: str) -> Rep
         return _missing(title, f"No daily history for {symbol} yet: the exchange has not sent "
                         "it since start-up. Try again in a few minutes.")
     days = RANGES[rng]
-    levels = await alert_levels(svc, req.chat, symbol)
     index, _ = await svc.store.index()
     records = [index[i].ts for i in record_highs(index)]
     shown = candles[-days:]
-    name = f"price:{symbol}:{rng}:{candles[-1].ts}:{zlib.crc32(repr(levels).encode()):x}"
-    png = await _png(svc, name, lambda: render_async(
-        render_price_chart, symbol, candles, alert_levels=levels, r2k_records=records,
-        range_days=days))
+    version = zlib.crc32(repr((candles[-1], len(candles), records)).encode())
+    png = await _png(svc, f"price:{symbol}:{rng}:{version:x}", lambda: render_async(
+        render_price_chart, symbol, candles, r2k_records=records, range_days=days))
+    levels = await alert_levels(svc, req.chat, symbol)
+    off_chart: list[str] = []
+    if levels:  # the chat's own levels over the shared image: milliseconds, not a render
+        png, off_chart = await asyncio.to_thread(draw_levels, png, levels)
     last = shown[-1]
     change = (last.close / shown[0].open - 1) * 100 if shown[0].open > 0 else None
     lines = [f"Last daily close {fmt.price(last.close)} {svc.universe.quote} "
@@ -135,6 +149,9 @@ async def price_chart(svc: Services, req: Request, symbol: str, rng: str) -> Rep
         lines.append(f"Your alert levels drawn: {len(levels)}.")
     else:
         lines.append(f"No price alerts on {base} here yet: e.g. /alert {base} +40%")
+    if off_chart:
+        more = f" (+{len(off_chart) - 3} more)" if len(off_chart) > 3 else ""
+        lines.append(f"Beyond the price range (▲▼ at the edge): {', '.join(off_chart[:3])}{more}.")
     buttons = [
         [Button(r, f"chart:{base}:{r}") for r in RANGES if r != rng] + [
             Button("Coin", f"coin:{base}")
@@ -194,6 +211,7 @@ async def regime_chart(svc: Services) -> Reply:
     "/evidence",
 )
 async def evidence(svc: Services, req: Request, args: list[str]) -> Reply:
+    await _within_budget(svc, req)
     title = "Evidence: R2K breakouts vs altcoins"
     history = await svc.market.history()
     if not history.btc or not history.r2k:

@@ -19,6 +19,7 @@ from alerts.domain.jobs import Notice
 from alerts.domain.schedule import WEEKDAYS, Schedule
 from alerts.storage.market_store import Snapshot
 from handlers.chat.commands.alerts import describe
+from handlers.chat.commands.watch import reference_line
 from handlers.chat.copy import DISCLAIMER
 from handlers.chat.core import Router
 from handlers.chat.reply import Button, Reply, Request, Tone, notice_of, require_group_admin
@@ -186,7 +187,8 @@ async def build_digest(svc: Services, chat: str, schedule: Schedule | None = Non
 
 
 async def board_lines(svc: Services, chat: str) -> tuple[list[str], str | None, bool]:
-    """Board lines sorted by 24h change, the top mover's base, and whether any is stale."""
+    """Board lines sorted by 24h change (then BTC and ETH for reference), the top mover's
+    base, and whether any is stale."""
     quote = svc.universe.quote
     symbols = [f"{b}/{quote}" for b in svc.universe.coins]
     symbols += [s for s in await svc.watchlists.of(chat) if s not in symbols]
@@ -208,8 +210,11 @@ async def board_lines(svc: Services, chat: str) -> tuple[list[str], str | None, 
         lines.append(f"  {base} {fmt.price(snap.price)} {fmt.pct(snap.change_pct)} · {vol}{flag}")
     for symbol in missing:
         lines.append(f"  {symbol.split('/')[0]}: no price yet (tracking starts with the next poll)")
+    reference, reference_stale = await reference_line(svc)
+    if reference:
+        lines.append(f"  {reference}")
     top = rows[0][0].symbol.split("/")[0] if rows else None
-    return lines, top, any(stale for _, stale in rows)
+    return lines, top, reference_stale or any(stale for _, stale in rows)
 
 
 async def closest_alerts(svc: Services, chat: str, n: int = CLOSEST_ALERTS) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alerts.domain import fmt
 from handlers.chat.copy import DISCLAIMER, not_a_forecast
 from handlers.chat.core import Router
-from handlers.chat.reply import Button, Reply, Request, Tone
+from handlers.chat.reply import Button, Reply, Request, Tone, button_nonce
 from handlers.chat.services import Services
 
 router = Router()
@@ -98,7 +98,10 @@ async def coin_reply(svc: Services, symbol: str) -> Reply:
     if base in svc.universe.coins:
         targets = " · ".join(f"+{t}% → {fmt.price(snap.price * (1 + t / 100))}" for t in TARGETS)
         lines.append(f"Speculative thesis targets from here: {targets}")
-        buttons.append([Button(f"Alert +{t}%", f"mk:{base}:{t}") for t in TARGETS])
+        # one nonce per button: a double tap (or a redelivered press) creates one alert
+        buttons.append(
+            [Button(f"Alert +{t}%", f"mk:{base}:{t}:{button_nonce()}") for t in TARGETS]
+        )
     return Reply(symbol, lines, fields=fields, footer=DISCLAIMER, buttons=buttons, tone=tone)
 
 

@@ -17,6 +17,24 @@ REMOVE_WORDS = ("remove", "rm", "del", "delete", "-")
 
 
 
+async def reference_line(svc: Services) -> tuple[str | None, bool]:
+    """`Reference: BTC 97,123.45 +1.20% · ETH …` for every board, and whether one is stale.
+
+    The poller tracks BTC and ETH anyway (the regime compares coins with BTC), so the
+    boards show them next to the default coins instead of leaving them out."""
+    parts, any_stale = [], False
+    for base in svc.universe.reference_bases:
+        snap, stale = await svc.market.fresh_snapshot(f"{base}/{svc.universe.quote}")
+        if snap is None:
+            parts.append(f"{base} no price yet")
+            continue
+        any_stale |= stale
+        flag = " STALE" if stale else ""
+        parts.append(f"{base} {fmt.price(snap.price)} {fmt.pct(snap.change_pct)}{flag}")
+    return ("Reference: " + " · ".join(parts) if parts else None), any_stale
+
+
+
 @router.command(
     "watch",
     "Your own coins next to the default ones (digests, /coin, /alert)",
@@ -47,6 +65,10 @@ async def add(svc: Services, req: Request, raw: str | None) -> Reply:
         raise UserError("Which coin?", "For example /watch add SOL.")
     symbol = svc.symbols.parse(raw, any_listed=True)
     base = symbol.split("/")[0]
+    if base in svc.universe.reference_bases:
+        return Reply(
+            f"{symbol} is a reference coin: every board shows it already, on its Reference line."
+        )
     if base in svc.universe.tracked_bases:
         return Reply(f"{symbol} is a default coin: it is on every board already.")
     result = await lists.add(req.chat, symbol)
@@ -97,9 +119,12 @@ async def list_reply(svc: Services, req: Request) -> Reply:
     lists = svc.watchlists
     symbols = await lists.of(req.chat)
     defaults = ", ".join(svc.universe.coins)
+    reference, _ = await reference_line(svc)
     footer = f"altbot tracks {await lists.count()} of at most {lists.cap} symbols."
     if not symbols:
-        lines = [f"On every board: {defaults}.", "Add your own coins with /watch add SOL."]
+        lines = [f"On every board: {defaults}."]
+        lines += [reference] if reference else []
+        lines.append("Add your own coins with /watch add SOL.")
         return Reply("Your watchlist is empty", lines, footer=footer)
     lines = []
     for symbol in symbols:
@@ -110,6 +135,7 @@ async def list_reply(svc: Services, req: Request) -> Reply:
         flag = f" (stale, {fmt.age(snap.age(svc.clock()))} old)" if stale else ""
         lines.append(f"{symbol} {fmt.price(snap.price)} {fmt.pct(snap.change_pct)}{flag}")
     lines.append(f"Also on every board: {defaults}.")
+    lines += [reference] if reference else []
     buttons = [
         [Button(f"Remove {s.split('/')[0]}", f"unwatch:{s.split('/')[0]}")] for s in symbols[:10]
     ]
