@@ -44,6 +44,7 @@ from handlers.chat.commands.digest import DigestNotices
 from handlers.chat.dispatch import Dispatcher
 from handlers.chat.registry import build_core
 from handlers.chat.services import Services
+from handlers.chat.signal_view import signal_notice
 from handlers.chat.symbols import SymbolParser
 
 log = logging.getLogger(__name__)
@@ -147,7 +148,7 @@ class App:
         )
         self.digests = DigestScheduler(redis, self.keys, DigestNotices(self.services), clock=clock)
         targets = TargetReference(settings.target_reference, settings.target_reference_prices)
-        self.signals = SignalDetector(self.market, self.subscriptions, targets)
+        self.signals = SignalDetector(self.market, self.subscriptions, targets, signal_notice)
         self.signal_runner = SpacedRunner(
             self.signals.run_once,
             settings.poll_interval_seconds,

@@ -17,10 +17,11 @@ from redis.asyncio import Redis
 from alerts.domain import fmt
 from alerts.domain.market import Candle, DailyClose, Ticker
 from alerts.domain.regime import index_stats
+from alerts.domain.signals import near_record, record_high
 from alerts.storage.keys import Keys
 from alerts.storage.market_store import MarketStore
 from alerts.storage.subscriptions import SIGNALS, Subscriptions
-from alerts.usecases.signals import SignalDetector, TargetReference, near_signal, record_signal
+from alerts.usecases.signals import SignalDetector, TargetReference
 from bot.app import App
 from bot.config import Settings
 from bot.demo import run_demo
@@ -28,6 +29,7 @@ from bot.feeds.replay import BREAKOUT_STEP, ReplayExchange, ReplayIndex, Scenari
 from handlers.chat.copy import DISCLAIMER
 from handlers.chat.core import CommandCore
 from handlers.chat.reply import Reply, Request
+from handlers.chat.signal_view import signal_notice
 from handlers.console import CONSOLE_CHAT, ConsoleTransport
 from tests.conftest import REDIS_URL
 from tests.replay import replay_app
@@ -63,7 +65,7 @@ class Env:
         """A detector of its own, as another replica (or a restarted process) has."""
         s = self.settings
         targets = TargetReference(s.target_reference, s.target_reference_prices)
-        return SignalDetector(self.app.market, self.subs, targets)
+        return SignalDetector(self.app.market, self.subs, targets, signal_notice)
 
     def core(self) -> CommandCore:
         return self.app.core
@@ -104,29 +106,30 @@ async def env(redis: Redis, prefix: str, keys: Keys) -> Env:
 
 def test_record_signal_names_previous_record_date_gain_and_days() -> None:
     rows = rows_of(record_then([151.5]))
-    signal = record_signal(index_stats(rows))
-    assert signal is not None and signal.name == "r2k"
-    assert signal.event == "r2k-ath:2025-11-25"
-    assert signal.title == "R2K at a record high: 151.50"
-    text = "\n".join(signal.lines)
+    event = record_high(index_stats(rows))
+    assert event is not None and event.name == "r2k"
+    assert event.event == "r2k-ath:2025-11-25"
+    notice = signal_notice(event)
+    assert notice.title == "R2K at a record high: 151.50"
+    text = "\n".join(notice.lines)
     assert "151.50 on 2025-11-25, above every earlier close" in text
     prev_day = fmt.day(rows[100].ts)
     assert f"Previous record: 150.00 on {prev_day}; +1.00% above it, 199 days after it." in text
-    assert record_signal(index_stats(rows_of(record_then([150.0])))) is None  # a tie is no record
-    assert record_signal(index_stats(rows_of(record_then([149.0])))) is None
+    assert record_high(index_stats(rows_of(record_then([150.0])))) is None  # a tie is no record
+    assert record_high(index_stats(rows_of(record_then([149.0])))) is None
 
 
 def test_within_one_percent_once_per_approach() -> None:
     base = record_then([147.0] * 9 + [149.0])  # -2% for nine days, then within 1%
     rows = rows_of(base)
-    first = near_signal(rows, index_stats(rows))
+    first = near_record(rows, index_stats(rows))
     assert first is not None
-    assert "0.67% below its record 150.00" in first.lines[0]
+    assert "0.67% below its record 150.00" in signal_notice(first).lines[0]
     assert first.event == f"r2k-near:{fmt.day(rows[100].ts)}:{fmt.day(TODAY - 10 * DAY)}"
 
     def later(*closes: float) -> str | None:
         rows = rows_of(base + list(closes), TODAY + len(closes) * DAY)
-        signal = near_signal(rows, index_stats(rows))
+        signal = near_record(rows, index_stats(rows))
         return None if signal is None else signal.event
 
     assert later(149.2) == first.event  # still near: the same approach

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from redis.asyncio import Redis
 
@@ -26,6 +26,16 @@ SIGNALS: dict[str, str] = {
     "targets": "a watched coin reaching +40% / +100% / +150% from its reference price",
 }
 FANOUT_CHUNK = 500
+
+
+class Claimable(Protocol):
+    """Anything with an event id (a `Signal`, or a signal event before it is worded)."""
+
+    @property
+    def event(self) -> str: ...
+
+
+E = TypeVar("E", bound=Claimable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +88,7 @@ class Subscriptions:
     async def subscribers(self, name: str) -> list[str]:
         return sorted(str(c) for c in await self.redis.smembers(self.keys.subscribers(name)))
 
-    async def unclaimed(self, signals: Iterable[Signal]) -> list[Signal]:
+    async def unclaimed(self, signals: Iterable[E]) -> list[E]:
         """The signals whose event was not published yet (a cheap pre-check, not the claim)."""
         pending = list(signals)
         if not pending:
