@@ -16,6 +16,7 @@ import zlib
 from collections.abc import Awaitable, Callable
 
 from alerts.domain import fmt
+from alerts.domain.alert import Alert
 from alerts.domain.backtest import (
     TOO_FEW,
     History,
@@ -107,12 +108,15 @@ async def _dispatch(svc: Services, req: Request, what: str, rng: str | None) -> 
 
 
 async def alert_levels(svc: Services, chat: str, symbol: str) -> list[AlertLevel]:
-    """The chat's price alerts on `symbol` as (level, label) for the chart."""
-    alerts = await svc.alerts.list(chat)
+    """The chat's price alerts on `symbol` as (level, label) for the chart; alerts on the
+    same level share one line and one label (`#3 #7 above 12`), so labels never overlap."""
+    by_level: dict[float, list[Alert]] = {}
+    for a in await svc.alerts.list(chat):
+        if a.symbol == symbol and a.kind.is_price_level:
+            by_level.setdefault(a.level, []).append(a)
     return [
-        (a.level, f"#{a.id} {describe(a)}")
-        for a in alerts
-        if a.symbol == symbol and a.kind.is_price_level
+        (level, " ".join(f"#{a.id}" for a in same) + " " + describe(same[0]))
+        for level, same in by_level.items()
     ]
 
 

@@ -39,7 +39,12 @@ async def start(svc: Services, req: Request, args: list[str]) -> Reply:
 async def help_(svc: Services, req: Request, args: list[str]) -> Reply:
     from handlers.chat.registry import all_commands  # the full list lives with the registry
 
-    lines = [f"{spec.usage} — {spec.summary}. e.g. {spec.example}" for spec in all_commands()]
+    operator = svc.is_operator(req)
+    lines = [
+        f"{spec.usage} — {spec.summary}. e.g. {spec.example}"
+        for spec in all_commands()
+        if operator or not spec.operator_only
+    ]
     return Reply("altbot commands", lines, footer=DISCLAIMER)
 
 
