@@ -22,8 +22,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from redis.asyncio import Redis
 
-from alerts.engine import load_lua
 from alerts.keys import Keys
+from alerts.storage.scripts import load_lua
 from handlers.reply import Reply
 
 log = logging.getLogger(__name__)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from alerts.domain.moves import WINDOW_LIST, WINDOWS
 from alerts.keys import DOWN, SERIES_PRICE, SERIES_VOLUME, UP
 
 # Field order of a packed record; the Lua scripts index these 1-based. The 13th,
@@ -18,6 +19,7 @@ FIELDS = (
     "chat", "symbol", "kind", "level", "ref", "created", "expires",
     "cooldown", "last_fired", "fires", "window", "state", "snoozed_until",
 )  # fmt: skip
+REQUIRED_FIELDS = len(FIELDS) - 1  # every field but the optional `snoozed_until`
 KINDS = {"a": "above", "b": "below", "pu": "rise", "pd": "drop", "m": "move", "v": "volume"}
 STATE_ARMED, STATE_REARM, STATE_PAUSED = "A", "R", "P"
 DEFAULT_COOLDOWN = 3600
@@ -114,7 +116,8 @@ class ParseError(ValueError):
 
 USAGE = (
     "Examples: /alert LINK above 9.5 · /alert ADA below 0.8 · /alert AVAX +40% · "
-    "/alert BCH move 5% 1h · /alert HBAR volume 3x. Options: repeat, cooldown 15m, for 7d."
+    f"/alert BCH move 5% 1h (windows {WINDOW_LIST}) · /alert HBAR volume 3x. "
+    "Options: repeat, cooldown 15m, for 7d."
 )
 
 
@@ -166,7 +169,12 @@ def parse_alert_args(args: list[str]) -> AlertSpec:
         pct = _number(words[1], "The move size", suffix="%")
         if not 0.1 <= pct <= 100:
             raise ParseError("The move size must be between 0.1% and 100%.")
-        window = parse_duration(words[2], low=300, high=86400, what="The window")
+        try:
+            window = parse_duration(words[2], low=WINDOWS[0], high=WINDOWS[-1], what="The window")
+        except ParseError:
+            window = 0
+        if window not in WINDOWS:
+            raise ParseError(f"The window must be one of {WINDOW_LIST}.")
         spec, rest = AlertSpec("move", pct, window=window), words[3:]
     elif head == "volume":
         if len(words) < 2:

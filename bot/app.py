@@ -25,6 +25,8 @@ from alerts.engine import Engine
 from alerts.keys import Keys
 from alerts.outbox import DeliveryWorker, Job
 from alerts.service import AlertService
+from alerts.storage.migrate import migrate
+from alerts.storage.scripts import BadRecords
 from alerts.subscriptions import Subscriptions
 from alerts.watchlists import Watchlists
 from bot.config import Settings
@@ -101,10 +103,14 @@ class App:
         self.persistent = persistent
         self.keys = Keys(settings.key_prefix)
         self.metrics = Metrics()
-        self.store = MarketStore(redis, self.keys, settings.poll_interval_seconds)
+        self.bad_records = BadRecords()
+        self.bad_records.listeners.append(self.metrics.bad_records.inc)
+        self.store = MarketStore(
+            redis, self.keys, settings.poll_interval_seconds, bad=self.bad_records
+        )
         self.watchlists = Watchlists(
             redis, self.keys, defaults=settings.tracked_symbols,
-            cap=settings.max_tracked_symbols, clock=clock,
+            cap=settings.max_tracked_symbols, per_chat=settings.max_symbols_per_chat, clock=clock,
         )  # fmt: skip
         self.poller = Poller(
             exchange,
@@ -118,7 +124,11 @@ class App:
             extra_symbols=self.watchlists.tracked,
             max_symbols=settings.max_tracked_symbols,
         )
-        self.engine = Engine(redis, self.keys, self.store.ticks_since)
+        self.engine = Engine(
+            redis, self.keys, self.store.history, bad=self.bad_records,
+            symbols_per_chat=settings.max_symbols_per_chat,
+            free_symbols=settings.tracked_symbols,
+        )  # fmt: skip
         self.alerts = AlertService(
             redis, self.keys, self.engine, self.store,
             quota=settings.alert_quota_per_chat, clock=clock,
@@ -266,6 +276,7 @@ class App:
             # leader duty when leadership runs; every replica can push over REST.
             await self.discord.start(connect=not poll)
             self.pushers["dc"] = self.discord.push
+        await migrate(self.redis, self.keys, self.bad_records)
         await self.worker.ensure_group()
         self._worker_task = asyncio.create_task(self.worker.run(), name="delivery")
         if poll:

@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from alerts.engine import DEFAULT_SYMBOLS_PER_CHAT
+
 DEFAULT_COINS = ("AVAX", "BCH", "ADA", "LINK", "HBAR")
 REFERENCE_COINS = ("BTC", "ETH")
 
@@ -51,6 +53,7 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     alert_quota_per_chat: int = Field(default=50, ge=1, le=10_000)
     max_tracked_symbols: int = Field(default=200, ge=10, le=2000)
+    max_symbols_per_chat: int = Field(default=DEFAULT_SYMBOLS_PER_CHAT, ge=1, le=500)
     delivery_claim_idle_seconds: float = Field(default=30.0, gt=0, le=3600)
     leader_lease_seconds: float = Field(default=6.0, ge=1, le=300)
     allowed_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from alerts.domain.moves import WINDOW_NAMES
 from alerts.model import STATE_ARMED, USAGE, Alert, AlertSpec, ParseError, parse_alert_args
 from alerts.service import AlertService, Created
 from handlers import fmt
@@ -75,7 +76,8 @@ def created_reply(created: Created) -> Reply:
 @router.command(
     "alert",
     "Set a price, percent, move or volume alert",
-    "/alert SYMBOL above|below PRICE | +N% | move N% WINDOW | volume Nx"
+    f"/alert SYMBOL above|below PRICE | +N% | move N% {'|'.join(WINDOW_NAMES.values())}"
+    " | volume Nx"
     " [repeat] [cooldown 15m] [for 7d]",
     "/alert LINK above 9.5",
     changes_state=True,
