@@ -170,7 +170,11 @@ class Engine:
     async def create(self, alert: Alert, quota: int) -> int:
         """Store an armed alert: CREATED, QUOTA_REACHED or SYMBOL_CAP_REACHED."""
         keys, argv = self.create_call(alert, quota)
-        return int(await self.scripts.create(keys=keys, args=argv))
+        try:
+            return int(await self.scripts.create(keys=keys, args=argv))
+        except ResponseError as exc:
+            self.bad.check("create", exc)  # reported; nothing was written
+            raise
 
     def remove_keys(self, alert: Alert) -> list[str]:
         k = self.keys

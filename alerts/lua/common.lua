@@ -20,7 +20,7 @@ local function assert_types(pairs)
   for _, p in ipairs(pairs) do
     if not type_ok(p[1], p[2]) then bad[#bad + 1] = p[1] end
   end
-  if #bad > 0 then error({err = 'BADKEY ' .. table.concat(bad, ' ')}) end
+  if #bad > 0 then error({err = 'BADKEY ' .. table.concat(bad, ' ') .. ' ;'}) end
 end
 
 -- The context of the claim scripts: ARGV[1..7] (see alerts/engine.py `context_argv`).

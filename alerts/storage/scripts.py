@@ -31,12 +31,18 @@ def lua_header() -> str:
     )
 
 
+def _lua_file(name: str) -> str:
+    return (resources.files("alerts") / "lua" / f"{name}.lua").read_text(encoding="utf-8")
+
+
+def lua_prelude() -> str:
+    """What every script starts with: the generated header and common.lua's helpers."""
+    return f"{lua_header()}{_lua_file('common')}\n"
+
+
 def load_lua(name: str) -> str:
-    """Script text from alerts/lua with the generated header and common.lua's helpers."""
-    folder = resources.files("alerts") / "lua"
-    common = (folder / "common.lua").read_text(encoding="utf-8")
-    own = (folder / f"{name}.lua").read_text(encoding="utf-8")
-    return f"{lua_header()}{common}\n{own}"
+    """Script text from alerts/lua, after the prelude."""
+    return lua_prelude() + _lua_file(name)
 
 
 def bad_keys(exc: ResponseError) -> list[str] | None:
@@ -45,7 +51,7 @@ def bad_keys(exc: ResponseError) -> list[str] | None:
     at = text.find(BADKEY + " ")
     if at < 0:
         return None
-    return text[at + len(BADKEY) + 1 :].split()
+    return text[at + len(BADKEY) + 1 :].split(" ;", 1)[0].split()  # Redis appends where
 
 
 class BadRecords:
