@@ -30,7 +30,6 @@ from alerts.outbox import DeliveryWorker, Job
 from bench import redis_memory as mem
 from bench.population import MARKETS, Population, load, reserve_ids
 from bench.results import check, machine_facts, percentile, table, target_rows
-from bot.store import MarketStore
 
 NAME = "engine"
 FULL_ALERTS = 1_000_000
@@ -154,7 +153,7 @@ class EngineBench:
         self.redis = redis
         self.config = config
         self.keys = Keys(prefix or f"bench{uuid.uuid4().hex[:10]}")
-        self.engine = Engine(redis, self.keys, MarketStore(redis, self.keys, 10.0).ticks_since)
+        self.engine = Engine(redis, self.keys)
         self.pop = Population(config.seed)
         # The worker fans out one Redis call per chat of a read (up to `batch` at once),
         # beyond redis-py's default pool of 100: give it a pool that cannot run dry.

@@ -36,6 +36,7 @@ import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
 
+from alerts.engine import CREATED
 from alerts.keys import Keys
 from alerts.model import num
 from bench import redis_memory as mem
@@ -267,7 +268,7 @@ class RealtimeBench:
             level, to = walks[symbol].pop(0)
             chat = self._chat(kind)
             alert = self.pop.make(next(self.probe_ids), chat, symbol, ["above", num(level)], 1.0)
-            if not await app.engine.create(alert, QUOTA):
+            if await app.engine.create(alert, QUOTA) != CREATED:
                 raise RuntimeError(f"probe {chat} refused")
             crossings.append(Crossing(chat, symbol, to))
         sent_before = len(self.telegram.sent)

@@ -29,7 +29,6 @@ from bench import redis_memory as mem
 from bench.engine_bench import DRAIN_POOL, roomy_client
 from bench.population import MARKETS, Population, load, reserve_ids
 from bench.results import check, machine_facts, percentile, table
-from bot.store import MarketStore
 
 NAME = "sustained"
 TARGET_TICK_P99_MS = 100.0  # a tick must be evaluated before the next one arrives
@@ -55,7 +54,7 @@ async def _redis_cpu(redis: Redis) -> float:
 
 async def run(redis: Redis, config: Config) -> dict[str, Any]:
     keys = Keys(f"benchs{uuid.uuid4().hex[:10]}")
-    engine = Engine(redis, keys, MarketStore(redis, keys, 10.0).ticks_since)
+    engine = Engine(redis, keys)
     worker_redis = roomy_client(redis, DRAIN_POOL)
     delivered = 0
 

@@ -8,7 +8,6 @@ from alerts.engine import Engine
 from alerts.keys import Keys
 from tests.test_engine import SYM, fired_ids, make_alert
 
-
 T0 = 1_800_000_000  # history older than 25 h expires at once: tick at realistic times
 
 

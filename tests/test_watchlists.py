@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
+from alerts.engine import DEFAULT_SYMBOLS_PER_CHAT as WATCHLIST_MAX
 from alerts.keys import Keys
-from alerts.watchlists import WATCHLIST_MAX, Watchlists
+from alerts.watchlists import Watchlists
 from bot.app import App
 from bot.config import Settings
 from bot.exchange import CcxtExchange, ExchangeChain

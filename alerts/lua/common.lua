@@ -10,7 +10,8 @@ local function split(s)
 end
 
 local function type_ok(key, want)
-  local t = redis.call('TYPE', key)['ok']
+  local t = redis.call('TYPE', key)
+  if type(t) == 'table' then t = t['ok'] end  -- a status reply (fakeredis: a plain string)
   return t == 'none' or t == want
 end
 

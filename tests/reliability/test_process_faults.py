@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from alerts.engine import Engine
+from alerts.engine import CREATED, Engine
 from alerts.keys import SERIES_PRICE, Keys
 from alerts.model import Alert
 from tests.reliability.stack import Stack, kill9
@@ -26,10 +26,6 @@ async def stack() -> AsyncIterator[Stack]:
     await s.stop()
 
 
-async def no_ticks(symbol: str, since: float) -> list[tuple[float, float]]:
-    return []
-
-
 async def seed_alerts(engine: Engine, chats: int, per_chat: int, level: float) -> list[int]:
     """Each chat's alerts get adjacent levels, so a crossing emits them together."""
     ids = []
@@ -37,7 +33,7 @@ async def seed_alerts(engine: Engine, chats: int, per_chat: int, level: float) -
         for _ in range(per_chat):
             alert_id = await engine.next_id()
             alert = Alert(alert_id, f"tg:{100_000 + c}", SYM, "a", level + c * 1e-6, 9.0, 0)
-            assert await engine.create(alert, quota=1000)
+            assert await engine.create(alert, quota=1000) == CREATED
             ids.append(alert_id)
     return ids
 
@@ -54,7 +50,7 @@ async def wait_until(predicate: object, timeout: float, what: str) -> None:
 async def test_kill9_with_10k_pending_deliveries_loses_and_repeats_nothing(
     stack: Stack, redis: Redis, keys: Keys
 ) -> None:
-    engine = Engine(redis, keys, no_ticks)
+    engine = Engine(redis, keys)
     ids = await seed_alerts(engine, chats=500, per_chat=20, level=9.5)
     now = time.time()
     await engine.evaluate(SYM, SERIES_PRICE, 9.0, now - 2, int(now))
@@ -84,7 +80,7 @@ async def test_kill9_with_10k_pending_deliveries_loses_and_repeats_nothing(
 async def test_leader_killed_other_replica_takes_over_without_double_fires(
     stack: Stack, redis: Redis, keys: Keys
 ) -> None:
-    engine = Engine(redis, keys, no_ticks)
+    engine = Engine(redis, keys)
     stack.binance.set_price(SYM, 9.2)
     ids = await seed_alerts(engine, chats=50, per_chat=1, level=9.5)
     env = stack.env(keys.prefix)
