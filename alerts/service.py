@@ -13,6 +13,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from alerts.domain.moves import WINDOW_NAMES
 from alerts.engine import QUOTA_REACHED, SYMBOL_CAP_REACHED, Engine
 from alerts.keys import Keys
 from alerts.model import STATE_ARMED, Alert, AlertSpec
@@ -99,7 +100,7 @@ class AlertService:
             and await self.store.history.move(symbol, window, self.clock(), price) >= level
         ):
             raise UserError(
-                f"{symbol} has already moved {level:g}% within {fmt.age(window)}.",
+                f"{symbol} has already moved {level:g}% within {WINDOW_NAMES[window]}.",
                 "Pick a larger move or a shorter window.",
             )
         alert = Alert(

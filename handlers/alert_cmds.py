@@ -25,7 +25,9 @@ def describe(alert: Alert) -> str:
         change = (alert.level / alert.ref - 1) * 100
         return f"{change:+.4g}% → {fmt.price(alert.level)}"
     if alert.kind == "m":
-        return f"moves {alert.level:g}% within {fmt.age(alert.window)}"
+        return (
+            f"moves {alert.level:g}% within {WINDOW_NAMES.get(alert.window, fmt.age(alert.window))}"
+        )
     return f"24h volume ≥ {alert.level:g}× its 30-day mean"
 
 
@@ -50,7 +52,6 @@ def options_text(alert: Alert) -> str:
 
 def _alerts(svc: Services) -> AlertService:
     return available(svc.alerts, "Alerts")
-
 
 
 def _parse_id(raw: str | None) -> int:

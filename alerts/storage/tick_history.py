@@ -10,6 +10,7 @@ engine's deques after a restart), so both see exactly the same numbers.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from redis.asyncio import Redis
@@ -37,15 +38,16 @@ class TickHistory:
         self._fold = redis.register_script(load_lua("tick_bucket"))
 
     def _where(self, symbol: str, bucket: int) -> tuple[str, int, int]:
-        """(chunk key, field, expire-at) of a bucket."""
+        """(chunk key, field, the tick time at which the chunk may go) of a bucket."""
         chunk, slot = divmod(bucket, CHUNK_BUCKETS)
         end = (chunk + 1) * CHUNK_BUCKETS * BUCKET_SECONDS
         return self.keys.tick_chunk(symbol, chunk), slot, end + TICK_HISTORY_SECONDS
 
     async def queue(self, pipe: Any, symbol: str, ts: float, price: float) -> None:
         """Add the fold of one tick to a pipeline (the caller executes it)."""
-        key, slot, expire_at = self._where(symbol, bucket_of(ts))
-        await self._fold(keys=[key], args=[slot, repr(price), expire_at], client=pipe)
+        key, slot, gone_at = self._where(symbol, bucket_of(ts))
+        ttl = math.ceil(gone_at - ts)  # <= 0 (older than 25 h): the chunk goes at once
+        await self._fold(keys=[key], args=[slot, repr(price), ttl], client=pipe)
 
     def check(self, symbol: str, ts: float, result: object) -> None:
         """Report what a queued fold answered (-1: the bucket was unreadable)."""
