@@ -54,6 +54,7 @@ def _alerts(svc: Services) -> AlertService:
     return available(svc.alerts, "Alerts")
 
 
+
 def _parse_id(raw: str | None) -> int:
     text = (raw or "").lstrip("#")
     if not text.isdigit() or len(text) > 12:
