@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import json
 import os
 import sys
 from pathlib import Path
@@ -48,7 +49,12 @@ def run_engine_cost(url: str, *, quick: bool, out: Path) -> int:
         result = asyncio.run(run_with_redis(cost_url, lambda r: engine_cost_bench.run(r, config)))
     result["redis_config"] = redis_config
     section = engine_cost_bench.NAME + ("_quick" if quick else "")
-    merge_section(section, result, out)
+    # Other parts of issue 14 (chart renders) record their keys in this section too: keep them.
+    data = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
+    previous = data.get(section, {}) if isinstance(data, dict) else {}
+    result["targets"] = previous.get("targets", {}) | result["targets"]
+    result["all_targets_pass"] = all(t["pass"] for t in result["targets"].values())
+    merge_section(section, previous | result, out)
     print(engine_cost_bench.report(result))
     print(f"\nwritten to {out} under {section!r}")
     return 0

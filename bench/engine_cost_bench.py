@@ -54,6 +54,8 @@ class Config:
     warmup: int = 200  # untimed ticks first (windows rebuilt, caches warm): steady state
     history_rate: float = 10.0  # ticks/s written for the history measurement
     naive_sizes: int = 100
+    legacy_step: int = 1  # seconds between ticks of the legacy layout (the issue's ~1 tick/s)
+    prefill_step: int = 1  # buckets between prefilled history ticks (1: every bucket)
     batch: int = 5000
     seed: int = 14
 
@@ -172,26 +174,20 @@ class EngineCostBench:
         sizes = [int(await self.redis.memory_usage(k, samples=0) or 0) for k in chunks]
         encodings = {str(await self.redis.object("encoding", k)) for k in chunks}
         legacy = self.keys.ticks(symbol)
-        pipe = self.redis.pipeline(transaction=False)
-        for i in range(TICK_HISTORY_SECONDS):  # the old layout at 1 tick/s, for comparison
-            ts = end - TICK_HISTORY_SECONDS + i
-            pipe.zadd(legacy, {f"{ts!r}:{quiet_price(base, i, self.rng)!r}": ts})
-            if i % cfg.batch == 0:
-                await pipe.execute()
-        await pipe.execute()
+        await self.legacy(legacy, base, end, TICK_HISTORY_SECONDS)  # the old layout, to compare
         legacy_bytes = int(await self.redis.memory_usage(legacy, samples=0) or 0)
         await self.redis.delete(legacy)
         return {
             "ticks": n, "rate_per_s": cfg.history_rate, "bytes": sum(sizes), "chunks": len(chunks),
             "encodings": sorted(encodings), "fold_per_s": round(n / seconds),
-            "legacy_zset_bytes_1_per_s": legacy_bytes,
+            "legacy_zset_bytes": legacy_bytes, "legacy_ticks_per_s": 1 / cfg.legacy_step,
         }  # fmt: skip
 
     async def prefill(self, engine: Engine) -> None:
         """24 h of quiet history per market (one tick per bucket), so windows are full."""
         ticks = []
         for symbol, (price, decimals, _) in MARKETS.items():
-            for i in range(max(WINDOWS) // BUCKET_SECONDS):
+            for i in range(0, max(WINDOWS) // BUCKET_SECONDS, self.config.prefill_step):
                 ts = self.clock - max(WINDOWS) + i * BUCKET_SECONDS
                 ticks.append((symbol, ts, quiet_price(price, i, self.rng, decimals)))
         await fold(engine, ticks, self.config.batch)
@@ -235,13 +231,7 @@ class EngineCostBench:
         symbol, (base, _, _) = next(iter(MARKETS.items()))
         legacy = self.keys.ticks(symbol)
         end = self.clock
-        pipe = self.redis.pipeline(transaction=False)
-        for i in range(max(WINDOWS)):  # the websocket rate the issue measured: ~1 tick/s
-            ts = end - max(WINDOWS) + i
-            pipe.zadd(legacy, {f"{ts!r}:{quiet_price(base, i, self.rng)!r}": ts})
-            if i % cfg.batch == 0:
-                await pipe.execute()
-        await pipe.execute()
+        await self.legacy(legacy, base, end, max(WINDOWS))
         step = (MAX_SIZE - MIN_SIZE) / cfg.naive_sizes
         groups = [(w, MIN_SIZE + step * i) for w in WINDOWS for i in range(cfg.naive_sizes)]
         price = quiet_price(base, self.index, self.rng)
@@ -251,11 +241,22 @@ class EngineCostBench:
         for window, size in groups:
             members = await self.redis.zrangebyscore(legacy, end - window, "+inf")
             prices = [float(m.split(":", 1)[1]) for m in members]
-            hits += move_pct(min(prices), max(prices), price) >= size
+            hits += bool(prices) and move_pct(min(prices), max(prices), price) >= size
         ms = (time.perf_counter() - start) * 1000
         if hits:
             raise BenchError("the naive scan says a quiet tick fires")
-        return {"ms": round(ms, 1), "groups": len(groups), "legacy_ticks": max(WINDOWS)}
+        ticks = int(await self.redis.zcard(legacy))
+        return {"ms": round(ms, 1), "groups": len(groups), "legacy_ticks": ticks}
+
+    async def legacy(self, key: str, base: float, end: float, seconds: int) -> None:
+        """The old layout: every tick (one per `legacy_step` s) in one sorted set."""
+        pipe = self.redis.pipeline(transaction=False)
+        for n, i in enumerate(range(0, seconds, self.config.legacy_step)):
+            ts = end - seconds + i
+            pipe.zadd(key, {f"{ts!r}:{quiet_price(base, i, self.rng)!r}": ts})
+            if n % self.config.batch == 0:
+                await pipe.execute()
+        await pipe.execute()
 
 
 async def run(redis: Redis, config: Config) -> dict[str, Any]:
@@ -273,6 +274,6 @@ def report(section: dict[str, Any]) -> str:
         f"engine cost — {section['alerts']:,} alerts, {section['move_alerts']:,} move alerts",
         table(("metric", "value", "target", ""), rows),
         f"history: {h['ticks']:,} ticks at {h['rate_per_s']}/s in {h['chunks']} chunks "
-        f"({', '.join(h['encodings'])}) = {h['bytes']:,} B; legacy sorted set at 1 tick/s: "
-        f"{h['legacy_zset_bytes_1_per_s']:,} B",
+        f"({', '.join(h['encodings'])}) = {h['bytes']:,} B; legacy sorted set at "
+        f"{h['legacy_ticks_per_s']:g} tick/s: {h['legacy_zset_bytes']:,} B",
     ])  # fmt: skip
