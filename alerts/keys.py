@@ -46,9 +46,10 @@ several deployments can share one Redis. Types and lifetimes:
 Legacy keys, read once by the start-up migration and then deleted: `P:ticks:{SYM}`
 (every tick for 25 h), `P:mv:{SYM}:WINDOW:PCT` and `P:mvg:{SYM}` (move groups).
 
-Tick history bound: whatever the tick rate, a symbol holds at most
-HISTORY_CHUNKS hashes of CHUNK_BUCKETS fields of ~35 bytes (listpack encoded),
-about 0.4 MB (measured: bench section `engine_cost`, `tick_history_bytes_per_symbol`).
+Tick history bound: whatever the tick rate, a symbol holds at most HISTORY_CHUNKS
+(26) hashes of CHUNK_BUCKETS (360) `open high low close` fields (listpack encoded):
+about 0.3 MB with exchange-style prices, under 0.8 MB with full 17-digit floats
+(measured: bench section `engine_cost`, `tick_history_bytes_per_symbol`).
 
 Redis Cluster: every per-symbol key carries the hash tag `{SYM}` so a symbol's
 indexes, last values and ticks share one slot. The claim script also touches the

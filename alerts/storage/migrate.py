@@ -60,14 +60,18 @@ async def migrate(client: Redis, keys: Keys, bad: BadRecords) -> None:
             await history.queue(pipe, symbol, float(ts), float(price))
         await pipe.execute()
         await redis.delete(legacy)
-    chats = 0
+    chats: list[str] = []
     async for chat_key in redis.scan_iter(match=f"{keys.chat_prefix}*", count=BATCH):
-        chat = chat_key[len(keys.chat_prefix) :]
-        skipped = await recount(keys=[chat_key, keys.chat_symbols(chat)], args=[*context, "chat"])
-        bad.report(f"migrate chat {chat}", "record", skipped)
-        chats += 1
+        chats.append(chat_key[len(keys.chat_prefix) :])
+    for start in range(0, len(chats), BATCH):
+        pipe = redis.pipeline(transaction=False)
+        for chat in chats[start : start + BATCH]:
+            chat_keys = [keys.chat(chat), keys.chat_symbols(chat)]
+            await recount(keys=chat_keys, args=[*context, "chat"], client=pipe)
+        for chat, skipped in zip(chats[start:], await pipe.execute(), strict=False):
+            bad.report(f"migrate chat {chat}", "record", skipped)
     skipped = await recount(keys=[keys.active, keys.seq], args=[*context, "active"])
     bad.report("migrate active count", "key", skipped)
     await redis.set(keys.schema, SCHEMA_VERSION)
     if moved or chats:
-        log.info("migrated %d move alerts and the counters of %d chats", moved, chats)
+        log.info("migrated %d move alerts and the counters of %d chats", moved, len(chats))
