@@ -153,3 +153,19 @@ async def test_migration_moves_legacy_groups_and_ticks(redis: Redis, keys: Keys)
     assert await redis.get(keys.active) == "1"
     assert await redis.hgetall(keys.chat_symbols("tg:1")) == {SYM: "1"}
     assert await redis.get(keys.schema) == "14"
+
+
+async def test_a_counter_that_is_not_a_number_is_caught_before_any_write(
+    redis: Redis, keys: Keys
+) -> None:
+    engine = Engine(redis, keys)
+    await engine.create(make_alert(1, 9.5), quota=50)
+    await engine.create(make_alert(2, 9.6, chat="tg:2"), quota=50)
+    await redis.hset(keys.chat_symbols("tg:2"), SYM, "many")  # HINCRBY would fail half way
+    await engine.evaluate(SYM, SERIES_PRICE, 9.0, 1, 1)
+    assert await engine.evaluate(SYM, SERIES_PRICE, 9.7, 2, 2) == 1  # alert 2 skipped
+    assert await redis.zrange(keys.index(SYM, SERIES_PRICE, UP), 0, -1) == ["2"]
+    await redis.set(keys.active, "lots")
+    assert await engine.evaluate(SYM, SERIES_PRICE, 9.0, 3, 3) == 0
+    assert await redis.hget(keys.last(SYM), SERIES_PRICE) == "9.7"  # nothing written
+    assert engine.bad.seen == {("record", "2"), ("key", keys.active)}

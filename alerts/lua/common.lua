@@ -24,9 +24,21 @@ local function assert_types(pairs)
   if #bad > 0 then error({err = 'BADKEY ' .. table.concat(bad, ' ') .. ' ;'}) end
 end
 
+-- A counter (string or hash field) INCR/HINCRBY can change: absent, or an integer.
+local function int_ok(v)
+  local n = tonumber(v or '0')
+  return n ~= nil and n == math.floor(n)
+end
+
+local function assert_counter(key, field)
+  local v
+  if field then v = redis.call('HGET', key, field) else v = redis.call('GET', key) end
+  if not int_ok(v) then error({err = 'BADKEY ' .. key .. ' ;'}) end
+end
+
 -- The context of the claim scripts: ARGV[1..7] (see alerts/engine.py `context_argv`).
-local NCTX = 7
 local function context(outbox, expiry, active)
+  if active ~= '' then assert_counter(active) end
   return {bucket = ARGV[1], per_bucket = tonumber(ARGV[2]), chat = ARGV[3], history = ARGV[4],
           paused = ARGV[5], history_ttl = ARGV[6], csym = ARGV[7],
           outbox = outbox, expiry = expiry, active = active}
@@ -58,7 +70,10 @@ local function load(id, C)
   local f = split(rec)
   if not record_ok(f) then return nil, 'bad' end
   local chatkey, csymkey = C.chat .. f[F.chat], C.csym .. f[F.chat]
-  if not (type_ok(chatkey, 'set') and type_ok(csymkey, 'hash')) then return nil, 'bad' end
+  if not (type_ok(chatkey, 'set') and type_ok(csymkey, 'hash')
+          and int_ok(redis.call('HGET', csymkey, f[F.symbol]))) then
+    return nil, 'bad'
+  end
   return {id = id, bkey = bkey, rec = rec, f = f, chatkey = chatkey, csymkey = csymkey}
 end
 

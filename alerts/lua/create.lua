@@ -6,6 +6,8 @@
 -- Returns 1 when stored, 0 when the quota is reached, -1 when the symbol cap is.
 assert_types({{KEYS[1], 'set'}, {KEYS[2], 'hash'}, {KEYS[3], 'zset'}, {KEYS[4], 'zset'},
               {KEYS[5], 'string'}, {KEYS[6], 'hash'}, {KEYS[7], 'set'}})
+assert_counter(KEYS[5])
+assert_counter(KEYS[6], ARGV[6])
 if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
 if over_symbol_cap(KEYS[7], KEYS[6], ARGV[6], tonumber(ARGV[7]), 8) then return -1 end
 redis.call('SADD', KEYS[1], ARGV[1])

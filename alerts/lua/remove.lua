@@ -8,10 +8,11 @@ local types = {{KEYS[1], 'hash'}, {KEYS[2], 'set'}, {KEYS[3], 'zset'}, {KEYS[4],
                {KEYS[5], 'string'}, {KEYS[6], 'hash'}}
 for i = 7, #KEYS do types[#types + 1] = {KEYS[i], 'zset'} end
 assert_types(types)
+assert_counter(KEYS[5])
 local rec = redis.call('HGET', KEYS[1], ARGV[1])
 if not rec then return 0 end
 local f = split(rec)
-if not record_ok(f) then return -1 end
+if not record_ok(f) or not int_ok(redis.call('HGET', KEYS[6], f[F.symbol])) then return -1 end
 if ARGV[2] ~= '' and f[F.chat] ~= ARGV[2] then return 0 end
 if ARGV[3] == 'expire' then
   local expires = tonumber(redis.call('ZSCORE', KEYS[3], ARGV[1]))

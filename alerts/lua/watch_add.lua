@@ -5,6 +5,7 @@
 --       3 most extra symbols tracked in all, 4.. symbols that never count (the defaults)
 -- Returns 1 added, 0 already on the list, -1 the chat's symbol cap reached, -2 the global cap.
 assert_types({{KEYS[1], 'set'}, {KEYS[2], 'hash'}, {KEYS[3], 'set'}, {KEYS[4], 'hash'}})
+assert_counter(KEYS[2], ARGV[1])
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 0 end
 if over_symbol_cap(KEYS[1], KEYS[4], ARGV[1], tonumber(ARGV[2]), 4) then return -1 end
 if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 0
