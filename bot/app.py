@@ -246,6 +246,7 @@ class App:
         self, *, poll: bool = True, http: bool = True, telegram: bool = True, discord: bool = True
     ) -> None:
         """Start the HTTP server, the transports and the background loops."""
+        await migrate(self.redis, self.keys, self.bad_records)  # before any command or tick
         if telegram and self.settings.telegram_bot_token is not None:
             from handlers.telegram import TelegramTransport
 
@@ -276,7 +277,6 @@ class App:
             # leader duty when leadership runs; every replica can push over REST.
             await self.discord.start(connect=not poll)
             self.pushers["dc"] = self.discord.push
-        await migrate(self.redis, self.keys, self.bad_records)
         await self.worker.ensure_group()
         self._worker_task = asyncio.create_task(self.worker.run(), name="delivery")
         if poll:

@@ -97,3 +97,17 @@ async def test_deleting_a_move_alert_clears_its_index(redis: Redis, keys: Keys) 
     assert not await redis.exists(keys.move_index(SYM, 14400))
     assert await engine.count_active() == 0
     assert not await redis.exists(keys.chat_symbols("tg:1"))
+
+
+async def test_windows_are_kept_only_while_a_symbol_has_move_alerts(
+    redis: Redis, keys: Keys
+) -> None:
+    engine = Engine(redis, keys)
+    assert await tick(engine, 10.0, 0) == 0
+    assert await tick(engine, 10.2, 100) == 0
+    assert engine.moves.windows == {} and engine.moves.rebuilds == 0  # probes only
+    await engine.create(make_alert(1, 5.0, kind="m", window=3600), quota=50)
+    assert await tick(engine, 10.3, 200) == 0  # windows built from history: +3%
+    assert engine.moves.rebuilds == 1 and SYM in engine.moves.windows
+    assert await tick(engine, 10.55, 300) == 1  # +5.5% from the low stored before the alert
+    assert engine.moves.windows == {}  # its only move alert fired: back to probes

@@ -15,7 +15,11 @@ give exactly the same extremes (the buckets are what the deques are fed).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from itertools import takewhile
+from typing import TypeVar
+
+K = TypeVar("K")
 
 # The windows a move alert may use, in seconds, and how users write them.
 WINDOWS: tuple[int, ...] = (300, 900, 3600, 14400, 86400)
@@ -85,6 +89,28 @@ class MoveWindow:
 
     def __len__(self) -> int:
         return len(self._lows.entries) + len(self._highs.entries)
+
+    def narrowed(self, span: int, last: int) -> MoveWindow:
+        """This window cut to its last `span` buckets up to `last`: a monotonic deque's
+        tail from any start is exactly the deque of that shorter window."""
+        out = MoveWindow(span)
+        first = last - span + 1
+        for mine, theirs in ((self._lows, out._lows), (self._highs, out._highs)):
+            tail = takewhile(lambda entry: entry[0] >= first, reversed(mine.entries))
+            theirs.entries = deque(reversed(list(tail)))
+        return out
+
+
+def build_windows(
+    rows: Iterable[tuple[int, float, float]], spans: Mapping[K, int], last: int
+) -> dict[K, MoveWindow]:
+    """Windows of several spans from stored (bucket, low, high) rows up to bucket `last`:
+    the widest is fed every row once, the others are cut from it."""
+    widest = MoveWindow(max(spans.values()))
+    for index, low, high in rows:
+        if index <= last:
+            widest.push(index, low, high)
+    return {key: widest.narrowed(span, last) for key, span in spans.items()}
 
 
 def window_move(

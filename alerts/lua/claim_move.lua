@@ -7,10 +7,11 @@
 -- KEYS: 1 last-values hash, 2 outbox stream, 3 expiry zset, 4 active counter,
 --       then per window: 2 armed index, 3 wait set (4 + 2i - 1, 4 + 2i)
 -- ARGV: 1..7 context (common.lua), 8 tick ts, 9 now, 10 previous tick this engine saw
---       ('' = do not check), 11 hysteresis fraction, 12 price, then per window: the move (%)
--- Returns {status, fired, bad ids, stored previous tick}: status -1 = tick already
--- evaluated, -2 = another engine evaluated ticks since ARGV[10] (rebuild and retry),
--- 1 = evaluated.
+--       ('' = do not check), 11 hysteresis fraction, 12 price, then per window: the move
+--       (%), or nothing at all: a probe from an engine that keeps no windows for the symbol
+-- Returns {status, fired, bad ids, move alerts left}: status -1 = tick already evaluated,
+-- -2 = another engine evaluated ticks since ARGV[10] (rebuild and retry), -3 = a probe
+-- found move alerts (nothing written: build the windows and claim again), 1 = evaluated.
 local windows = (#KEYS - 4) / 2
 local types = {{KEYS[1], 'hash'}, {KEYS[2], 'stream'}, {KEYS[3], 'zset'}, {KEYS[4], 'string'}}
 for i = 5, #KEYS do types[#types + 1] = {KEYS[i], 'zset'} end
@@ -18,8 +19,18 @@ assert_types(types)
 local C = context(KEYS[2], KEYS[3], KEYS[4])
 local tick, now, h = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[11])
 local prevs = redis.call('HGET', KEYS[1], 'move:ts')
-if prevs and tick <= tonumber(prevs) then return {-1, 0, {}, prevs} end
-if ARGV[10] ~= '' and (prevs or '') ~= ARGV[10] then return {-2, 0, {}, prevs or ''} end
+if prevs and tick <= tonumber(prevs) then return {-1, 0, {}, 0} end
+if ARGV[10] ~= '' and (prevs or '') ~= ARGV[10] then return {-2, 0, {}, 0} end
+local function left()
+  local n = 0
+  for i = 5, #KEYS do n = n + redis.call('ZCARD', KEYS[i]) end
+  return n
+end
+if #ARGV == 12 then
+  if left() > 0 then return {-3, 0, {}, 0} end
+  redis.call('HSET', KEYS[1], 'move:ts', ARGV[8])
+  return {1, 0, {}, 0}
+end
 
 -- Read phase.
 local bad, plan = {}, {}
@@ -47,4 +58,4 @@ for _, p in ipairs(plan) do
     if e.decision == 'fire' then fired = fired + 1 end
   end
 end
-return {1, fired, bad, prevs or ''}
+return {1, fired, bad, left()}
