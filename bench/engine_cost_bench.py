@@ -28,7 +28,7 @@ from redis.asyncio import Redis
 
 from alerts.domain.moves import WINDOWS, move_pct
 from alerts.engine import Engine
-from alerts.keys import BUCKET_SECONDS, TICK_HISTORY_SECONDS, Keys
+from alerts.keys import BUCKET_SECONDS, HISTORY_CHUNKS, TICK_HISTORY_SECONDS, Keys
 from alerts.model import Alert
 from bench import redis_memory as mem
 from bench.population import MARKETS, Population, load, reserve_ids
@@ -171,6 +171,8 @@ class EngineCostBench:
         chunks = [
             k async for k in self.redis.scan_iter(match=self.keys.tick_chunk(symbol, 0)[:-1] + "*")
         ]
+        if len(chunks) > HISTORY_CHUNKS:
+            raise BenchError(f"{len(chunks)} history chunks, the bound is {HISTORY_CHUNKS}")
         sizes = [int(await self.redis.memory_usage(k, samples=0) or 0) for k in chunks]
         encodings = {str(await self.redis.object("encoding", k)) for k in chunks}
         legacy = self.keys.ticks(symbol)

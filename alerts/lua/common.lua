@@ -1,5 +1,5 @@
 -- Shared helpers, prepended (after the generated record layout `F`, `REQUIRED`, `KINDS`)
--- to every script by alerts/engine.py load_lua.
+-- to every script by alerts/storage/scripts.py load_lua.
 -- Rule of every script: read and check every key type and record first, write after.
 -- A wrong key type stops the script before its first write (error reply `BADKEY ...`);
 -- a bad record is skipped, left where it is, and its id returned to Python.
