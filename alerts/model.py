@@ -169,10 +169,8 @@ def parse_alert_args(args: list[str]) -> AlertSpec:
         pct = _number(words[1], "The move size", suffix="%")
         if not 0.1 <= pct <= 100:
             raise ParseError("The move size must be between 0.1% and 100%.")
-        try:
-            window = parse_duration(words[2], low=WINDOWS[0], high=WINDOWS[-1], what="The window")
-        except ParseError:
-            window = 0
+        match = _DURATION.match(words[2])
+        window = int(match.group(1)) * _UNITS[match.group(2)] if match else 0
         if window not in WINDOWS:
             raise ParseError(f"The window must be one of {WINDOW_LIST}.")
         spec, rest = AlertSpec("move", pct, window=window), words[3:]

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
+from alerts.model import ParseError, parse_alert_args
 from bot.app import App
 from tests.replay import ask, replay_app
 
@@ -24,6 +25,19 @@ async def price(app: App, symbol: str) -> float:
     snap = await app.store.snapshot(symbol)
     assert snap is not None
     return snap.price
+
+
+@pytest.mark.parametrize(
+    ("word", "seconds"), [("5m", 300), ("60m", 3600), ("24h", 86400), ("1d", 86400)]
+)
+def test_window_words(word: str, seconds: int) -> None:
+    assert parse_alert_args(["move", "5%", word]).window == seconds
+
+
+@pytest.mark.parametrize("word", ["2h", "30m", "1w", "0m", "abc"])
+def test_other_windows_are_refused_with_the_list(word: str) -> None:
+    with pytest.raises(ParseError, match="one of 5m, 15m, 1h, 4h, 24h"):
+        parse_alert_args(["move", "5%", word])
 
 
 async def test_windows_come_from_a_fixed_set(app: App) -> None:
