@@ -16,21 +16,28 @@ local prevs = redis.call('HGET', KEYS[1], field)
 local bad = {}
 
 -- Read phase: repeat alerts coming back (moved back across their level by h), crossed ones.
-local back_up, gone_up, back_down, gone_down, crossed, gone, idxkey, waitkey, factor
+local back_up, gone_up, back_down, gone_down, crossed, gone, idxkey, waitkey, factor, whole
+local lo, hi
 if prevs then
   back_up, gone_up = load_all(redis.call('ZRANGEBYSCORE', KEYS[5], vs, '+inf'), C, bad)
   back_down, gone_down = load_all(redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', vs), C, bad)
   local prev = tonumber(prevs)
   local ids = {}
   if v > prev then
-    ids = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. prevs, vs)
+    lo, hi = '(' .. prevs, vs
     idxkey, waitkey, factor = KEYS[2], KEYS[5], 1 - h
   elseif v < prev then
-    ids = redis.call('ZRANGEBYSCORE', KEYS[3], vs, '(' .. prevs)
+    lo, hi = vs, '(' .. prevs
     idxkey, waitkey, factor = KEYS[3], KEYS[4], 1 + h
   end
+  if idxkey then ids = redis.call('ZRANGEBYSCORE', idxkey, lo, hi) end
+  local before = #bad
   crossed, gone = load_all(ids, C, bad)
-  for _, e in ipairs(crossed) do e.decision = decide(e, now, C) end
+  whole = #bad == before  -- no bad record in the range (and none paused, below)
+  for _, e in ipairs(crossed) do
+    e.decision = decide(e, now, C)
+    if e.decision == 'paused' then whole = false end
+  end
 end
 
 -- Write phase.
@@ -41,15 +48,20 @@ for _, e in ipairs(back_down) do redis.call('ZREM', KEYS[4], e.id); rearm_entry(
 for _, id in ipairs(gone_up) do redis.call('ZREM', KEYS[5], id) end
 for _, id in ipairs(gone_down) do redis.call('ZREM', KEYS[4], id) end
 if not idxkey then return {1, 0, bad} end
-for _, id in ipairs(gone) do redis.call('ZREM', idxkey, id) end
+if whole then  -- every crossed alert leaves the index: one range removal
+  if #crossed + #gone > 0 then redis.call('ZREMRANGEBYSCORE', idxkey, lo, hi) end
+else
+  for _, id in ipairs(gone) do redis.call('ZREM', idxkey, id) end
+end
 local fired = 0
 for _, e in ipairs(crossed) do
   if e.decision ~= 'paused' then  -- a paused chat's alert stays armed where it is
-    redis.call('ZREM', idxkey, e.id)
+    if not whole then redis.call('ZREM', idxkey, e.id) end
     if apply(e, e.decision, vs, now, ARGV[10], C) then
       redis.call('ZADD', waitkey, tonumber(e.f[F.level]) * factor, e.id)
     end
     if e.decision == 'fire' then fired = fired + 1 end
   end
 end
+settle(C)
 return {1, fired, bad}

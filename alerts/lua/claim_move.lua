@@ -58,4 +58,5 @@ for _, p in ipairs(plan) do
     if e.decision == 'fire' then fired = fired + 1 end
   end
 end
+settle(C)
 return {1, fired, bad, left()}

@@ -41,7 +41,16 @@ local function context(outbox, expiry, active)
   if active ~= '' then assert_counter(active) end
   return {bucket = ARGV[1], per_bucket = tonumber(ARGV[2]), chat = ARGV[3], history = ARGV[4],
           paused = ARGV[5], history_ttl = ARGV[6], csym = ARGV[7],
-          outbox = outbox, expiry = expiry, active = active}
+          outbox = outbox, expiry = expiry, active = active,
+          seen = {}, removed = 0, dropped = {}}  -- per-run caches and pending counts
+end
+
+-- Whether a check of one run already passed for `key` (many alerts share a bucket or a
+-- chat: each key is checked once per run).
+local function checked(C, key, test)
+  local known = C.seen[key]
+  if known == nil then known = test(); C.seen[key] = known end
+  return known
 end
 
 local function bucket_of(C, id)
@@ -64,16 +73,17 @@ end
 -- nil and 'gone' (no record: a stale index member) or 'bad' (skip and report).
 local function load(id, C)
   local bkey = bucket_of(C, id)
-  if not type_ok(bkey, 'hash') then return nil, 'bad' end
+  if not checked(C, bkey, function() return type_ok(bkey, 'hash') end) then return nil, 'bad' end
   local rec = redis.call('HGET', bkey, id)
   if not rec then return nil, 'gone' end
   local f = split(rec)
   if not record_ok(f) then return nil, 'bad' end
   local chatkey, csymkey = C.chat .. f[F.chat], C.csym .. f[F.chat]
-  if not (type_ok(chatkey, 'set') and type_ok(csymkey, 'hash')
-          and int_ok(redis.call('HGET', csymkey, f[F.symbol]))) then
-    return nil, 'bad'
-  end
+  local ok = checked(C, chatkey .. '|' .. f[F.symbol], function()
+    return type_ok(chatkey, 'set') and type_ok(csymkey, 'hash')
+           and int_ok(redis.call('HGET', csymkey, f[F.symbol]))
+  end)
+  if not ok then return nil, 'bad' end
   return {id = id, bkey = bkey, rec = rec, f = f, chatkey = chatkey, csymkey = csymkey}
 end
 
@@ -82,7 +92,10 @@ local function decide(e, now, C)
   local f = e.f
   local expires = tonumber(f[F.expires])
   if expires > 0 and expires <= now then return 'expired' end
-  if redis.call('EXISTS', C.paused .. f[F.chat]) == 1 then return 'paused' end
+  local pkey = C.paused .. f[F.chat]
+  if checked(C, pkey, function() return redis.call('EXISTS', pkey) == 1 end) then
+    return 'paused'
+  end
   local last = tonumber(f[F.last_fired])
   if tonumber(f[F.cooldown]) > 0 and ((last > 0 and now - last < tonumber(f[F.cooldown]))
       or (tonumber(f[F.snoozed_until] or '') or 0) > now) then
@@ -96,14 +109,24 @@ local function emit(C, kind, e, value, now, tick)
              'at', tostring(now), 'tick', tostring(tick))
 end
 
--- Drop a stored alert everywhere but its indexes (the caller owns those).
+-- Drop a stored alert everywhere but its indexes (the caller owns those); the counters
+-- are updated once per run by `settle`.
 local function forget(e, C)
   redis.call('HDEL', e.bkey, e.id); redis.call('SREM', e.chatkey, e.id)
   redis.call('ZREM', C.expiry, e.id)
-  if redis.call('HINCRBY', e.csymkey, e.f[F.symbol], -1) <= 0 then
-    redis.call('HDEL', e.csymkey, e.f[F.symbol])
+  local slot = e.csymkey .. '|' .. e.f[F.symbol]
+  local d = C.dropped[slot] or {key = e.csymkey, symbol = e.f[F.symbol], n = 0}
+  d.n = d.n + 1
+  C.dropped[slot] = d
+  C.removed = C.removed + 1
+end
+
+-- Apply the counts `forget` collected; every claim script calls it after its writes.
+local function settle(C)
+  for _, d in pairs(C.dropped) do
+    if redis.call('HINCRBY', d.key, d.symbol, -d.n) <= 0 then redis.call('HDEL', d.key, d.symbol) end
   end
-  redis.call('DECR', C.active)
+  if C.removed > 0 then redis.call('DECRBY', C.active, C.removed) end
 end
 
 -- Apply a decision (writes only). Returns true when the alert stays stored and must wait
