@@ -45,11 +45,10 @@ local function context(outbox, expiry, active)
           seen = {}, removed = 0, dropped = {}}  -- per-run caches and pending counts
 end
 
--- Whether a check of one run already passed for `key` (many alerts share a bucket or a
--- chat: each key is checked once per run).
-local function checked(C, key, test)
+-- Many alerts share a bucket or a chat: each key is checked once per run (C.seen).
+local function type_ok_once(C, key, want)
   local known = C.seen[key]
-  if known == nil then known = test(); C.seen[key] = known end
+  if known == nil then known = type_ok(key, want); C.seen[key] = known end
   return known
 end
 
@@ -57,14 +56,18 @@ local function bucket_of(C, id)
   return C.bucket .. math.floor(tonumber(id) / C.per_bucket)
 end
 
-local NUMERIC = {'level', 'ref', 'created', 'expires', 'cooldown', 'last_fired', 'fires', 'window'}
+local NUMERIC = {}  -- positions of the fields that must be numbers
+for _, name in ipairs({'level', 'ref', 'created', 'expires', 'cooldown', 'last_fired', 'fires',
+                       'window'}) do
+  NUMERIC[#NUMERIC + 1] = F[name]
+end
 
 local function record_ok(f)
   if #f < REQUIRED or #f > REQUIRED + 1 or not KINDS[f[F.kind]] or f[F.chat] == '' then
     return false
   end
-  for _, name in ipairs(NUMERIC) do
-    if not tonumber(f[F[name]]) then return false end
+  for i = 1, #NUMERIC do
+    if not tonumber(f[NUMERIC[i]]) then return false end
   end
   return #f == REQUIRED or f[#f] == '' or tonumber(f[#f]) ~= nil
 end
@@ -73,17 +76,18 @@ end
 -- nil and 'gone' (no record: a stale index member) or 'bad' (skip and report).
 local function load(id, C)
   local bkey = bucket_of(C, id)
-  if not checked(C, bkey, function() return type_ok(bkey, 'hash') end) then return nil, 'bad' end
+  if not type_ok_once(C, bkey, 'hash') then return nil, 'bad' end
   local rec = redis.call('HGET', bkey, id)
   if not rec then return nil, 'gone' end
   local f = split(rec)
   if not record_ok(f) then return nil, 'bad' end
   local chatkey, csymkey = C.chat .. f[F.chat], C.csym .. f[F.chat]
-  local ok = checked(C, chatkey .. '|' .. f[F.symbol], function()
-    return type_ok(chatkey, 'set') and type_ok(csymkey, 'hash')
-           and int_ok(redis.call('HGET', csymkey, f[F.symbol]))
-  end)
-  if not ok then return nil, 'bad' end
+  local count = csymkey .. '|' .. f[F.symbol]
+  if C.seen[count] == nil then
+    C.seen[count] = type_ok_once(C, csymkey, 'hash')
+                    and int_ok(redis.call('HGET', csymkey, f[F.symbol]))
+  end
+  if not (type_ok_once(C, chatkey, 'set') and C.seen[count]) then return nil, 'bad' end
   return {id = id, bkey = bkey, rec = rec, f = f, chatkey = chatkey, csymkey = csymkey}
 end
 
@@ -93,9 +97,8 @@ local function decide(e, now, C)
   local expires = tonumber(f[F.expires])
   if expires > 0 and expires <= now then return 'expired' end
   local pkey = C.paused .. f[F.chat]
-  if checked(C, pkey, function() return redis.call('EXISTS', pkey) == 1 end) then
-    return 'paused'
-  end
+  if C.seen[pkey] == nil then C.seen[pkey] = redis.call('EXISTS', pkey) == 1 end
+  if C.seen[pkey] then return 'paused' end
   local last = tonumber(f[F.last_fired])
   if tonumber(f[F.cooldown]) > 0 and ((last > 0 and now - last < tonumber(f[F.cooldown]))
       or (tonumber(f[F.snoozed_until] or '') or 0) > now) then
