@@ -87,9 +87,6 @@ class MoveWindow:
             return 0.0
         return move_pct(self._lows.entries[0][1], self._highs.entries[0][1], price)
 
-    def __len__(self) -> int:
-        return len(self._lows.entries) + len(self._highs.entries)
-
     def narrowed(self, span: int, last: int) -> MoveWindow:
         """This window cut to its last `span` buckets up to `last`: a monotonic deque's
         tail from any start is exactly the deque of that shorter window."""

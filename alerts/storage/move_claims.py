@@ -30,8 +30,9 @@ from alerts.storage.scripts import BadRecords, load_lua
 from alerts.storage.tick_history import TickHistory, bucket_of
 
 log = logging.getLogger(__name__)
-# Script answers; REFUSED (ours): a key of a wrong type, nothing was written.
-EVALUATED, REFUSED, ALREADY, OTHER_ENGINE, NEEDS_WINDOWS = 1, 0, -1, -2, -3
+# Script answers (-1: the tick was already evaluated); REFUSED is ours: a key of a wrong
+# type, nothing was written.
+EVALUATED, REFUSED, OTHER_ENGINE, NEEDS_WINDOWS = 1, 0, -2, -3
 SPANS = {w: w // BUCKET_SECONDS for w in WINDOWS}
 Windows = dict[int, MoveWindow]
 
