@@ -13,6 +13,7 @@ several deployments can share one Redis. Types and lifetimes:
 |                                   |        | (field: bucket in its hour CHUNK), TTL 25 h after |
 |                                   |        | the hour; bound: 26 chunks x 360 buckets          |
 | P:last:{SYM}                      | hash   | last *evaluated* value per series + its tick ts |
+|                                   |        | (`move:ts`: the last tick of the move claim)      |
 | P:seq                             | string | alert id counter |
 | P:a:N                             | hash   | alert records, bucket N = id >> 7, field id |
 | P:ix:{SYM}:SERIES:DIR             | zset   | armed alerts by level (DIR up/down), member id |
