@@ -5,11 +5,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import json
 import os
 import sys
 from pathlib import Path
 
-from bench import chart_bench, engine_bench, realtime_bench, sustained_bench, telegram_bench
+from bench import (
+    chart_bench,
+    engine_bench,
+    engine_cost_bench,
+    realtime_bench,
+    sustained_bench,
+    telegram_bench,
+)
 from bench.redis_server import deployed_redis, run_with_redis
 from bench.results import RESULTS_PATH, merge_section
 
@@ -40,6 +48,25 @@ def run_sustained(url: str, *, quick: bool, out: Path) -> int:
     return 0
 
 
+def run_engine_cost(url: str, *, quick: bool, out: Path) -> int:
+    """Issue 14's engine cost (moves flat in sizes, bounded history), deploy-configured Redis."""
+    config = engine_cost_bench.Config.quick() if quick else engine_cost_bench.Config()
+    print(f"engine cost: {config.alerts:,} alerts, sizes {config.sizes}...", flush=True)
+    with deployed_redis(url) as (cost_url, redis_config):
+        result = asyncio.run(run_with_redis(cost_url, lambda r: engine_cost_bench.run(r, config)))
+    result["redis_config"] = redis_config
+    section = engine_cost_bench.NAME + ("_quick" if quick else "")
+    # Other parts of issue 14 (chart renders) record their keys in this section too: keep them.
+    data = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
+    previous = data.get(section, {}) if isinstance(data, dict) else {}
+    result["targets"] = previous.get("targets", {}) | result["targets"]
+    result["all_targets_pass"] = all(t["pass"] for t in result["targets"].values())
+    merge_section(section, previous | result, out)
+    print(engine_cost_bench.report(result))
+    print(f"\nwritten to {out} under {section!r}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
@@ -54,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             telegram_bench.NAME,
             realtime_bench.NAME,
             chart_bench.NAME,
+            engine_cost_bench.NAME,
         ],
         help="run one benchmark",
     )
@@ -68,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         return realtime_bench.main(url, quick=args.quick, out=args.out)
     if args.only == chart_bench.NAME:
         return chart_bench.main(url, quick=args.quick, out=args.out)
+    if args.only == engine_cost_bench.NAME:
+        return run_engine_cost(url, quick=args.quick, out=args.out)
     config = engine_config(args)
     # A smaller run never overwrites the full-size numbers.
     section = "engine" if config.alerts == engine_bench.FULL_ALERTS else "engine_quick"
@@ -83,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     print(engine_bench.report(result))
     print(f"\nwritten to {args.out} under {section!r}")
     if args.only is None:
+        run_engine_cost(url, quick=args.quick, out=args.out)
         run_sustained(url, quick=args.quick, out=args.out)
         telegram_bench.main(url, quick=args.quick, out=args.out)
         realtime_bench.main(url, quick=args.quick, out=args.out)

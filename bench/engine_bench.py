@@ -26,7 +26,6 @@ from redis.asyncio import Redis
 from alerts.domain.alert import Alert, AlertKind, AlertState, Direction, Series
 from alerts.storage.engine import Engine
 from alerts.storage.keys import BUCKET_SHIFT, Keys
-from alerts.storage.market_store import MarketStore
 from alerts.storage.outbox import DeliveryWorker, Job
 from bench import redis_memory as mem
 from bench.population import MARKETS, Population, load, reserve_ids
@@ -154,7 +153,7 @@ class EngineBench:
         self.redis = redis
         self.config = config
         self.keys = Keys(prefix or f"bench{uuid.uuid4().hex[:10]}")
-        self.engine = Engine(redis, self.keys, MarketStore(redis, self.keys).ticks_since)
+        self.engine = Engine(redis, self.keys)
         self.pop = Population(config.seed)
         # The worker fans out one Redis call per chat of a read (up to `batch` at once),
         # beyond redis-py's default pool of 100: give it a pool that cannot run dry.

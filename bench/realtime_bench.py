@@ -37,6 +37,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from alerts.domain.alert import num
+from alerts.storage.engine import CREATED
 from alerts.storage.keys import Keys
 from bench import redis_memory as mem
 from bench.engine_bench import quiet_gap
@@ -267,7 +268,7 @@ class RealtimeBench:
             level, to = walks[symbol].pop(0)
             chat = self._chat(kind)
             alert = self.pop.make(next(self.probe_ids), chat, symbol, ["above", num(level)], 1.0)
-            if not await app.engine.create(alert, QUOTA):
+            if await app.engine.create(alert, QUOTA) != CREATED:
                 raise RuntimeError(f"probe {chat} refused")
             crossings.append(Crossing(chat, symbol, to))
         sent_before = len(self.telegram.sent)

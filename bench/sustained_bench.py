@@ -25,7 +25,6 @@ from redis.asyncio import Redis
 from alerts.domain.alert import Series
 from alerts.storage.engine import Engine
 from alerts.storage.keys import Keys
-from alerts.storage.market_store import MarketStore
 from alerts.storage.outbox import DeliveryWorker, Job
 from bench import redis_memory as mem
 from bench.engine_bench import DRAIN_POOL, roomy_client
@@ -56,7 +55,7 @@ async def _redis_cpu(redis: Redis) -> float:
 
 async def run(redis: Redis, config: Config) -> dict[str, Any]:
     keys = Keys(f"benchs{uuid.uuid4().hex[:10]}")
-    engine = Engine(redis, keys, MarketStore(redis, keys).ticks_since)
+    engine = Engine(redis, keys)
     worker_redis = roomy_client(redis, DRAIN_POOL)
     delivered = 0
 

@@ -31,6 +31,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from alerts.domain.alert import Alert, AlertKind
+from alerts.storage.engine import CREATED
 from alerts.storage.keys import Keys
 from bench.redis_memory import delete_prefix
 from bench.redis_server import run_with_redis
@@ -75,7 +76,7 @@ async def add_alerts(h: Harness, chats: list[int], level: float, per_chat: int =
                 id=await engine.next_id(), chat=f"tg:{chat}", symbol=SYMBOL, kind=AlertKind.ABOVE,
                 level=level + i * 1e-5, ref=9.2, created=now,
             )  # fmt: skip
-            assert await engine.create(alert, quota=10_000)
+            assert await engine.create(alert, quota=10_000) == CREATED
 
     await asyncio.gather(*(one(c, i) for c in chats for i in range(per_chat)))
 

@@ -26,7 +26,9 @@ from alerts.storage.engine import Engine
 from alerts.storage.keys import Keys
 from alerts.storage.leader import LeaderLease
 from alerts.storage.market_store import MarketStore
+from alerts.storage.migrate import migrate
 from alerts.storage.outbox import DeliveryWorker
+from alerts.storage.scripts import BadRecords
 from alerts.storage.subscriptions import Subscriptions
 from alerts.storage.watchlists import Watchlists
 from alerts.usecases.alerts import AlertService
@@ -104,13 +106,18 @@ class App:
         self.persistent = persistent
         self.keys = Keys(settings.key_prefix)
         self.metrics = Metrics()
-        self.store = MarketStore(redis, self.keys)
+        self.bad_records = BadRecords(on_new=self.metrics.bad_records.inc)
+        self.store = MarketStore(redis, self.keys, bad=self.bad_records)
         universe, freshness = settings.universe, settings.freshness
         self.watchlists = Watchlists(
             redis, self.keys, defaults=universe.tracked_symbols,
-            cap=settings.max_tracked_symbols, clock=clock,
+            cap=settings.max_tracked_symbols, per_chat=settings.max_symbols_per_chat, clock=clock,
         )  # fmt: skip
-        self.engine = Engine(redis, self.keys, self.store.ticks_since)
+        self.engine = Engine(
+            redis, self.keys, self.store.history, bad=self.bad_records,
+            symbols_per_chat=settings.max_symbols_per_chat,
+            free_symbols=universe.tracked_symbols,
+        )  # fmt: skip
         self.alerts = AlertService(
             redis, self.keys, self.engine, self.store, freshness,
             quota=settings.alert_quota_per_chat, clock=clock,
@@ -247,6 +254,7 @@ class App:
         self, *, poll: bool = True, http: bool = True, telegram: bool = True, discord: bool = True
     ) -> None:
         """Start the HTTP server, the transports and the background loops."""
+        await migrate(self.redis, self.keys, self.bad_records)  # before any command or tick
         if telegram and self.settings.telegram_bot_token is not None:
             from handlers.telegram.transport import TelegramTransport
 

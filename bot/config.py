@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from alerts.domain.freshness import Freshness
 from alerts.domain.market import Universe
+from alerts.storage.engine import DEFAULT_SYMBOLS_PER_CHAT
 
 DEFAULT_COINS = ("AVAX", "BCH", "ADA", "LINK", "HBAR")
 
@@ -53,6 +54,7 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     alert_quota_per_chat: int = Field(default=50, ge=1, le=10_000)
     max_tracked_symbols: int = Field(default=200, ge=10, le=2000)
+    max_symbols_per_chat: int = Field(default=DEFAULT_SYMBOLS_PER_CHAT, ge=1, le=500)
     delivery_claim_idle_seconds: float = Field(default=30.0, gt=0, le=3600)
     leader_lease_seconds: float = Field(default=6.0, ge=1, le=300)
     allowed_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)

@@ -28,7 +28,12 @@ class Metrics:
         self.alerts_fired = Counter(
             "altbot_alerts_fired", "Alerts claimed by the engine", registry=r
         )
-        self.alerts_active = Gauge("altbot_alerts_active", "Armed alerts", registry=r)
+        self.alerts_active = Gauge("altbot_alerts_active", "Stored alerts", registry=r)
+        self.bad_records = Counter(
+            "altbot_bad_records",
+            "Corrupt records and wrong-typed keys the scripts skipped (each once per process)",
+            registry=r,
+        )
         self.outbox_depth = Gauge("altbot_outbox_depth", "Jobs in the outbox stream", registry=r)
         self.outbox_pending = Gauge("altbot_outbox_pending", "Jobs read but not acked", registry=r)
         self.deliveries = Counter(

@@ -7,14 +7,10 @@ import asyncio
 from redis.asyncio import Redis
 
 from alerts.domain.alert import Alert, AlertKind, Series
-from alerts.storage.engine import Engine
+from alerts.storage.engine import CREATED, QUOTA_REACHED, Engine
 from alerts.storage.keys import OUTBOX_GROUP, Keys
 
 SYM = "LINK/USDT"
-
-
-async def no_ticks(symbol: str, since: float) -> list[tuple[float, float]]:
-    return []
 
 
 def make_alert(
@@ -35,7 +31,7 @@ async def fired_ids(redis: Redis, keys: Keys, kind: str = "fire") -> list[int]:
 
 
 async def test_crossing_fires_once_and_moves_to_history(redis: Redis, keys: Keys) -> None:
-    engine = Engine(redis, keys, no_ticks)
+    engine = Engine(redis, keys)
     await engine.create(make_alert(1, 9.5), quota=50)
     await engine.create(make_alert(2, 8.0, kind="b"), quota=50)
     assert (
@@ -51,7 +47,7 @@ async def test_crossing_fires_once_and_moves_to_history(redis: Redis, keys: Keys
 
 
 async def test_same_tick_twice_is_evaluated_once(redis: Redis, keys: Keys) -> None:
-    engine = Engine(redis, keys, no_ticks)
+    engine = Engine(redis, keys)
     await engine.create(make_alert(1, 9.5), quota=50)
     await engine.evaluate(SYM, Series.PRICE, 9.0, 1, 1)
     assert await engine.evaluate(SYM, Series.PRICE, 9.6, 2, 2) == 1
@@ -62,7 +58,7 @@ async def test_same_tick_twice_is_evaluated_once(redis: Redis, keys: Keys) -> No
 async def test_two_engines_never_double_claim(redis: Redis, keys: Keys) -> None:
     other = Redis.from_url(_url(redis), decode_responses=True)
     try:
-        a, b = Engine(redis, keys, no_ticks), Engine(other, keys, no_ticks)
+        a, b = Engine(redis, keys), Engine(other, keys)
         for i in range(1, 201):
             await a.create(make_alert(i, 9.0 + i / 1000), quota=1000)
         await a.evaluate(SYM, Series.PRICE, 9.0, 1, 1)
@@ -82,18 +78,18 @@ def _url(redis: Redis) -> str:
 
 
 async def test_crossing_while_down_fires_once_after_restart(redis: Redis, keys: Keys) -> None:
-    before = Engine(redis, keys, no_ticks)
+    before = Engine(redis, keys)
     await before.create(make_alert(1, 9.5), quota=50)
     await before.evaluate(SYM, Series.PRICE, 9.2, 1, 1)
     del before  # the process stops; the last evaluated price stays in Redis
-    after = Engine(redis, keys, no_ticks)
+    after = Engine(redis, keys)
     assert await after.evaluate(SYM, Series.PRICE, 9.9, 100, 100) == 1
     assert await after.evaluate(SYM, Series.PRICE, 9.95, 110, 110) == 0
     assert await fired_ids(redis, keys) == [1]
 
 
 async def test_repeat_cooldown_and_hysteresis(redis: Redis, keys: Keys) -> None:
-    engine = Engine(redis, keys, no_ticks)
+    engine = Engine(redis, keys)
     await engine.create(make_alert(1, 10.0, cooldown=3600), quota=50)
     path = [
         (9.0, 1, 0),  # first value
@@ -112,7 +108,7 @@ async def test_repeat_cooldown_and_hysteresis(redis: Redis, keys: Keys) -> None:
 
 
 async def test_expired_alert_is_removed_and_owner_told_once(redis: Redis, keys: Keys) -> None:
-    engine = Engine(redis, keys, no_ticks)
+    engine = Engine(redis, keys)
     await engine.create(make_alert(1, 9.5, expires=50), quota=50)
     await engine.create(make_alert(2, 9.6, expires=500), quota=50)
     assert await engine.expire_due(100) == 1
@@ -127,16 +123,16 @@ async def test_expired_alert_is_removed_and_owner_told_once(redis: Redis, keys: 
 
 
 async def test_quota_is_enforced_atomically(redis: Redis, keys: Keys) -> None:
-    engine = Engine(redis, keys, no_ticks)
+    engine = Engine(redis, keys)
     results = await asyncio.gather(
         *(engine.create(make_alert(i, 9.5 + i / 100), quota=5) for i in range(1, 11))
     )
-    assert sum(results) == 5
+    assert sorted(results) == [QUOTA_REACHED] * 5 + [CREATED] * 5
     assert await redis.scard(keys.chat("tg:1")) == 5
 
 
 async def test_paused_chat_does_not_fire_until_resumed(redis: Redis, keys: Keys) -> None:
-    engine = Engine(redis, keys, no_ticks)
+    engine = Engine(redis, keys)
     await engine.create(make_alert(1, 9.5), quota=50)
     await redis.set(keys.paused("tg:1"), "1")
     await engine.evaluate(SYM, Series.PRICE, 9.0, 1, 1)
@@ -146,26 +142,10 @@ async def test_paused_chat_does_not_fire_until_resumed(redis: Redis, keys: Keys)
     assert await engine.evaluate(SYM, Series.PRICE, 9.6, 4, 4) == 1
 
 
-async def test_move_alerts_are_evaluated_per_group(redis: Redis, keys: Keys) -> None:
-    ticks = [(100.0, 10.0), (200.0, 10.2)]
-
-    async def history(symbol: str, since: float) -> list[tuple[float, float]]:
-        return [t for t in ticks if t[0] >= since]
-
-    engine = Engine(redis, keys, history)
-    for i in range(1, 4):
-        await engine.create(make_alert(i, 5.0, kind="m", window=3600), quota=50)
-    assert await redis.scard(keys.move_groups(SYM)) == 1
-    assert await engine.evaluate_moves(SYM, 10.3, 300, 300) == 0  # +3% from the low
-    assert await engine.evaluate_moves(SYM, 10.6, 400, 400) == 3  # +6% from the low
-    assert await engine.evaluate_moves(SYM, 10.7, 500, 500) == 0  # once-alerts are gone
-    assert not await redis.exists(keys.move_groups(SYM))
-
-
 async def test_worker_crash_between_claim_and_send_delivers_once(redis: Redis, keys: Keys) -> None:
     from alerts.storage.outbox import DeliveryWorker, Job
 
-    engine = Engine(redis, keys, no_ticks)
+    engine = Engine(redis, keys)
     for i in range(1, 6):
         await engine.create(make_alert(i, 9.5, chat=f"tg:{i}"), quota=50)
     sent: list[str] = []

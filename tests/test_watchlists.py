@@ -10,8 +10,9 @@ import pytest
 from redis.asyncio import Redis
 
 from alerts.domain import fmt
+from alerts.storage.engine import DEFAULT_SYMBOLS_PER_CHAT as WATCHLIST_MAX
 from alerts.storage.keys import Keys
-from alerts.storage.watchlists import WATCHLIST_MAX, Watchlists
+from alerts.storage.watchlists import Watchlists
 from bot.app import App
 from bot.config import Settings
 from bot.feeds.exchange import CcxtExchange, ExchangeChain

@@ -16,6 +16,7 @@ FIELDS = (
     "chat", "symbol", "kind", "level", "ref", "created", "expires",
     "cooldown", "last_fired", "fires", "window", "state", "snoozed_until",
 )  # fmt: skip
+REQUIRED_FIELDS = len(FIELDS) - 1  # every field but the optional `snoozed_until`
 HYSTERESIS = 0.005  # a fired repeat alert re-arms once the value moved back this fraction
 
 
@@ -76,6 +77,11 @@ class Alert:
     window: int = 0
     state: AlertState = AlertState.ARMED
     snoozed_until: int = 0
+
+    def __post_init__(self) -> None:
+        # Codes read from Redis or typed by hand ("m") become the enums every check uses.
+        object.__setattr__(self, "kind", AlertKind(self.kind))
+        object.__setattr__(self, "state", AlertState(self.state))
 
     @property
     def repeat(self) -> bool:

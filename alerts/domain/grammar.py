@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from alerts.domain.moves import WINDOW_LIST, WINDOWS
+
 DEFAULT_COOLDOWN = 3600
 MAX_TEXT_ARGS = 12
 
@@ -45,7 +47,8 @@ class ParseError(ValueError):
 
 USAGE = (
     "Examples: /alert LINK above 9.5 · /alert ADA below 0.8 · /alert AVAX +40% · "
-    "/alert BCH move 5% 1h · /alert HBAR volume 3x. Options: repeat, cooldown 15m, for 7d."
+    f"/alert BCH move 5% 1h (windows {WINDOW_LIST}) · /alert HBAR volume 3x. "
+    "Options: repeat, cooldown 15m, for 7d."
 )
 
 
@@ -97,7 +100,10 @@ def parse_alert_args(args: list[str]) -> AlertSpec:
         pct = _number(words[1], "The move size", suffix="%")
         if not 0.1 <= pct <= 100:
             raise ParseError("The move size must be between 0.1% and 100%.")
-        window = parse_duration(words[2], low=300, high=86400, what="The window")
+        match = _DURATION.match(words[2])
+        window = int(match.group(1)) * _UNITS[match.group(2)] if match else 0
+        if window not in WINDOWS:
+            raise ParseError(f"The window must be one of {WINDOW_LIST}.")
         spec, rest = AlertSpec("move", pct, window=window), words[3:]
     elif head == "volume":
         if len(words) < 2:

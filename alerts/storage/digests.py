@@ -22,8 +22,8 @@ from redis.asyncio import Redis
 
 from alerts.domain.jobs import Notice
 from alerts.domain.schedule import Schedule
-from alerts.storage.engine import load_lua
 from alerts.storage.keys import Keys
+from alerts.storage.scripts import load_lua
 
 log = logging.getLogger(__name__)
 

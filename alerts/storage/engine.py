@@ -5,79 +5,85 @@ the two (`ZRANGEBYSCORE`), so a tick where nothing fires costs O(log N) and
 never touches the other alerts. Claiming is one Lua script per series: it
 records the evaluated value, removes the crossed alerts, updates them and
 appends their delivery jobs to the outbox stream in one atomic step, so two
-engines evaluating the same tick can never both claim an alert.
+engines evaluating the same tick can never both claim an alert. Move alerts
+work the same way on the move of each window (`alerts/storage/move_claims.py`).
+
+Scripts check every key type and record before their first write; what they
+skip is reported through `BadRecords` (logged once, counted).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from importlib import resources
+from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from alerts.domain.alert import HYSTERESIS, Alert, AlertKind, Direction, Series
-from alerts.storage.keys import HISTORY_TTL_SECONDS, Keys
+from alerts.storage.keys import HISTORY_TTL_SECONDS, RECORDS_PER_BUCKET, Keys
+from alerts.storage.move_claims import MoveClaims
+from alerts.storage.scripts import BadRecords, load_lua
+from alerts.storage.tick_history import TickHistory
 
 log = logging.getLogger(__name__)
 
-TickHistory = Callable[[str, float], Awaitable[list[tuple[float, float]]]]
-
-
-def load_lua(name: str, *, with_common: bool = False) -> str:
-    """Script text from alerts/lua; claim scripts share common.lua's helpers."""
-    folder = resources.files("alerts.storage") / "lua"
-    text = (folder / f"{name}.lua").read_text(encoding="utf-8")
-    if with_common:
-        text = (folder / "common.lua").read_text(encoding="utf-8") + "\n" + text
-    return text
+# Answers of the create script.
+CREATED, QUOTA_REACHED, SYMBOL_CAP_REACHED = 1, 0, -1
+DEFAULT_SYMBOLS_PER_CHAT = 20
 
 
 class Scripts:
     """The registered Lua scripts of one Redis client (EVALSHA with EVAL fallback)."""
 
     def __init__(self, redis: Redis) -> None:
-        self.claim = redis.register_script(load_lua("claim", with_common=True))
-        self.claim_group = redis.register_script(load_lua("claim_group", with_common=True))
+        self.claim = redis.register_script(load_lua("claim"))
         self.create = redis.register_script(load_lua("create"))
         self.remove = redis.register_script(load_lua("remove"))
-        self.snooze = redis.register_script(load_lua("snooze", with_common=True))
+        self.snooze = redis.register_script(load_lua("snooze"))
 
 
-def move_happened(ticks: list[tuple[float, float]], price: float, pct: float) -> bool:
-    """True when `price` is at least `pct`% away from the low or high of the window."""
-    if not ticks:
-        return False
-    low = min(p for _, p in ticks)
-    high = max(p for _, p in ticks)
-    return (low > 0 and (price / low - 1) * 100 >= pct) or (
-        high > 0 and (1 - price / high) * 100 >= pct
-    )
+def context_argv(keys: Keys) -> list[Any]:
+    """ARGV[1..7] of the claim scripts: where records, chats and history live."""
+    return [
+        keys.bucket_prefix,
+        RECORDS_PER_BUCKET,
+        keys.chat_prefix,
+        keys.history_prefix,
+        keys.paused(""),
+        HISTORY_TTL_SECONDS,
+        keys.chat_symbols_prefix,
+    ]
 
 
 class Engine:
     """Evaluates ticks against the indexes; emits delivery jobs into the outbox."""
 
-    def __init__(self, redis: Redis, keys: Keys, tick_history: TickHistory) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        history: TickHistory | None = None,
+        *,
+        bad: BadRecords | None = None,
+        symbols_per_chat: int = DEFAULT_SYMBOLS_PER_CHAT,
+        free_symbols: Sequence[str] = (),
+    ) -> None:
         # redis-py annotates replies as bytes | str; with decode_responses=True they are str.
-
         self.redis: Any = redis
         self.keys = keys
+        self.bad = bad or BadRecords()
+        self.history = history or TickHistory(redis, keys, self.bad)
         self.scripts = Scripts(redis)
-        self.tick_history = tick_history
+        self.moves = MoveClaims(redis, keys, self.history, self.bad, self._context)
+        self.symbols_per_chat = symbols_per_chat
+        self.free_symbols = list(free_symbols)  # the defaults: never count toward the cap
         self.fired_total = 0
         self.evaluations = 0
 
-    def _common_argv(self) -> list[str]:
-        k = self.keys
-        return [
-            k.bucket_prefix,
-            k.chat_prefix,
-            k.history_prefix,
-            k.paused(""),
-            str(HISTORY_TTL_SECONDS),
-        ]
+    def _context(self) -> list[Any]:
+        return context_argv(self.keys)
 
     async def evaluate(self, symbol: str, series: str, value: float, tick: float, now: int) -> int:
         """Evaluate one value of one series; returns the number of alerts fired."""
@@ -90,37 +96,22 @@ class Engine:
             k.rearm(symbol, series, Direction.DOWN),
             k.outbox,
             k.expiry,
+            k.active,
         ]
-        argv: list[Any] = [
-            series,
-            repr(value),
-            repr(tick),
-            str(now),
-            *self._common_argv(),
-            repr(HYSTERESIS),
-        ]
-        status, fired = await self.scripts.claim(keys=keys, args=argv)
+        argv = [*self._context(), series, repr(value), repr(tick), str(now), repr(HYSTERESIS)]
+        try:
+            status, fired, bad = await self.scripts.claim(keys=keys, args=argv)
+        except ResponseError as exc:
+            self.bad.check(f"claim {symbol} {series}", exc)
+            return 0
+        self.bad.report(f"claim {symbol} {series}", "record", bad)
         self.evaluations += status == 1
         self.fired_total += int(fired)
         return int(fired)
 
     async def evaluate_moves(self, symbol: str, price: float, tick: float, now: int) -> int:
-        """Move alerts are grouped by (window, size): one check per group, not per alert."""
-        groups = await self.redis.smembers(self.keys.move_groups(symbol))
-        fired = 0
-        for group in groups:
-            window_s, pct_s = group.split(":")
-            window, pct = int(window_s), float(pct_s)
-            group_key = self.keys.move_group(symbol, window, pct)
-            ticks = await self.tick_history(symbol, tick - window)
-            if not move_happened(ticks, price, pct):
-                continue
-            keys = [group_key, self.keys.outbox, self.keys.expiry, self.keys.last(symbol)]
-            argv = [repr(price), repr(tick), str(now), *self._common_argv(), f"move:{group}:ts"]
-            _, n = await self.scripts.claim_group(keys=keys, args=argv)
-            fired += int(n)
-            if not await self.redis.exists(group_key):
-                await self.redis.srem(self.keys.move_groups(symbol), group)
+        """Every window's move alerts of one symbol for one tick (one script call)."""
+        fired = await self.moves.evaluate(symbol, price, tick, now)
         self.fired_total += fired
         return fired
 
@@ -134,49 +125,67 @@ class Engine:
         fired += await self.evaluate_moves(symbol, price, tick, now)
         return fired
 
+    def _sets(self, alert: Alert) -> list[str]:
+        """The index and wait sets this alert can be in."""
+        k, s = self.keys, alert.symbol
+        if alert.kind is AlertKind.MOVE:
+            return [k.move_index(s, alert.window), k.move_rearm(s, alert.window)]
+        return [
+            k.index(s, alert.series, Direction.UP),
+            k.index(s, alert.series, Direction.DOWN),
+            k.rearm(s, alert.series, Direction.UP),
+            k.rearm(s, alert.series, Direction.DOWN),
+        ]
+
     def create_call(self, alert: Alert, quota: int) -> tuple[list[str], list[Any]]:
         """KEYS and ARGV of the create script (bulk loaders pipeline the same call)."""
         k = self.keys
         if alert.kind is AlertKind.MOVE:
-            group = f"{alert.window}:{alert.level:g}"
-            target = k.move_group(alert.symbol, alert.window, alert.level)
+            target = k.move_index(alert.symbol, alert.window)
         else:
-            group = ""
             target = k.index(alert.symbol, alert.series, alert.direction)
         keys = [
             k.chat(alert.chat),
             k.bucket(alert.id),
             target,
-            k.move_groups(alert.symbol),
             k.expiry,
+            k.active,
+            k.chat_symbols(alert.chat),
+            k.watchlist(alert.chat),
         ]
-        argv = [alert.id, alert.pack(), repr(alert.level), quota, alert.expires, group]
+        argv = [
+            alert.id, alert.pack(), repr(alert.level), quota, alert.expires, alert.symbol,
+            self.symbols_per_chat, *self.free_symbols,
+        ]  # fmt: skip
         return keys, argv
 
-    async def create(self, alert: Alert, quota: int) -> bool:
-        """Store an armed alert; False when the chat's quota is reached."""
+    async def create(self, alert: Alert, quota: int) -> int:
+        """Store an armed alert: CREATED, QUOTA_REACHED or SYMBOL_CAP_REACHED."""
         keys, argv = self.create_call(alert, quota)
-        return bool(await self.scripts.create(keys=keys, args=argv))
+        try:
+            return int(await self.scripts.create(keys=keys, args=argv))
+        except ResponseError as exc:
+            self.bad.check("create", exc)  # reported; nothing was written
+            raise
 
     def remove_keys(self, alert: Alert) -> list[str]:
-        k, s = self.keys, alert.symbol
-        is_move = alert.kind is AlertKind.MOVE
-        group = k.move_group(s, alert.window, alert.level) if is_move else k.move_groups(s)
+        k = self.keys
         return [
             k.bucket(alert.id),
             k.chat(alert.chat),
-            k.index(s, alert.series, Direction.UP),
-            k.index(s, alert.series, Direction.DOWN),
-            k.rearm(s, alert.series, Direction.UP),
-            k.rearm(s, alert.series, Direction.DOWN),
-            group,
             k.expiry,
             k.outbox,
+            k.active,
+            k.chat_symbols(alert.chat),
+            *self._sets(alert),
         ]
 
     async def remove(self, alert: Alert, *, owner: str, reason: str, now: int) -> bool:
         keys = self.remove_keys(alert)
-        return bool(await self.scripts.remove(keys=keys, args=[alert.id, owner, reason, now]))
+        status = int(await self.scripts.remove(keys=keys, args=[alert.id, owner, reason, now]))
+        if status == -1:
+            self.bad.report("remove", "record", [alert.id])
+        return status == 1
 
     async def expire_due(self, now: int, batch: int = 500) -> int:
         """Remove expired alerts (their owners are told once, via the outbox)."""
@@ -185,28 +194,35 @@ class Engine:
         for raw in ids:
             alert = await self.get(int(raw))
             if alert is None:
-                await self.redis.zrem(self.keys.expiry, raw)
+                if not await self.redis.hexists(self.keys.bucket(int(raw)), raw):
+                    await self.redis.zrem(self.keys.expiry, raw)  # a bad record stays listed
                 continue
             removed += await self.remove(alert, owner="", reason="expire", now=now)
         return removed
 
     async def get(self, alert_id: int) -> Alert | None:
+        """The stored alert; None when it is gone, or when its record is bad (reported)."""
         packed = await self.redis.hget(self.keys.bucket(alert_id), str(alert_id))
-        return None if packed is None else Alert.unpack(alert_id, packed)
+        if packed is None:
+            return None
+        try:
+            return Alert.unpack(alert_id, packed)
+        except (ValueError, IndexError):
+            self.bad.report("read", "record", [alert_id])
+            return None
 
     async def count_active(self) -> int:
-        """Armed alerts in all price/volume indexes and move groups (for metrics)."""
-        total = 0
-        async for key in self.redis.scan_iter(match=f"{self.keys.prefix}:ix:*", count=500):
-            total += int(await self.redis.zcard(key))
-        async for key in self.redis.scan_iter(match=f"{self.keys.prefix}:mv:*", count=500):
-            total += int(await self.redis.scard(key))
-        return total
+        """Stored alerts, from the counter the scripts keep (O(1), no scan)."""
+        return max(0, int(await self.redis.get(self.keys.active) or 0))
 
     async def snooze(self, alert_id: int, owner: str, until: int) -> int:
         """Keep a repeat alert quiet until `until`: 1 done, 0 gone / not owner's, -1 not repeat."""
         keys = [self.keys.bucket(alert_id)]
-        return int(await self.scripts.snooze(keys=keys, args=[alert_id, owner, until]))
+        status = int(await self.scripts.snooze(keys=keys, args=[alert_id, owner, until]))
+        if status == -2:
+            self.bad.report("snooze", "record", [alert_id])
+            return 0
+        return status
 
     async def next_id(self) -> int:
         return int(await self.redis.incr(self.keys.seq))

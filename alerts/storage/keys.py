@@ -9,14 +9,20 @@ several deployments can share one Redis. Types and lifetimes:
 | P:feed:NAME                       | hash   | feed health: last_ok, last_error, errors (no TTL) |
 | P:r2k                             | string | JSON R2K daily closes + fetch time (no TTL) |
 | P:daily:{SYM}                     | string | JSON daily candles, TTL 6 h (history cache) |
-| P:ticks:{SYM}                     | zset   | recent ticks `ts:price` scored by ts, kept 25 h |
+| P:tb:{SYM}:CHUNK                  | hash   | price history, 10 s buckets `open high low close` |
+|                                   |        | (field: bucket in its hour CHUNK), TTL 25 h after |
+|                                   |        | the hour; bound: 26 chunks x 360 buckets          |
 | P:last:{SYM}                      | hash   | last *evaluated* value per series + its tick ts |
+|                                   |        | (`move:ts`: the last tick of the move claim)      |
 | P:seq                             | string | alert id counter |
 | P:a:N                             | hash   | alert records, bucket N = id >> 7, field id |
 | P:ix:{SYM}:SERIES:DIR             | zset   | armed alerts by level (DIR up/down), member id |
 | P:rearm:{SYM}:SERIES:DIR          | zset   | fired repeat alerts waiting for hysteresis |
-| P:mv:{SYM}:WINDOW:PCT             | set    | move alerts of one (window, pct) group |
-| P:mvg:{SYM}                       | set    | the move groups of a symbol |
+| P:mx:{SYM}:WINDOW                 | zset   | armed move alerts of one window by size (%) |
+| P:mr:{SYM}:WINDOW                 | zset   | fired/paused move alerts waiting for calm |
+| P:active                          | string | number of stored alerts (kept by the scripts) |
+| P:cs:CHAT                         | hash   | symbol -> how many of the chat's alerts use it |
+| P:schema                          | string | data layout version (alerts/storage/migrate.py) |
 | P:exp                             | zset   | alert ids by expiry time |
 | P:c:CHAT                          | set    | a chat's alert ids (intset: compact) |
 | P:h:ID                            | string | a fired once-alert's record, TTL 30 days |
@@ -41,6 +47,14 @@ several deployments can share one Redis. Types and lifetimes:
 | P:rearmed:ID                      | string | the alert fired ID was re-armed as, TTL 30 days |
 | P:chartrate:CHAT                  | string | per-chat chart request counter, TTL 60 s |
 
+Legacy keys, read once by the start-up migration and then deleted: `P:ticks:{SYM}`
+(every tick for 25 h), `P:mv:{SYM}:WINDOW:PCT` and `P:mvg:{SYM}` (move groups).
+
+Tick history bound: whatever the tick rate, a symbol holds at most HISTORY_CHUNKS
+(26) hashes of CHUNK_BUCKETS (360) `open high low close` fields (listpack encoded):
+about 0.3 MB with exchange-style prices, under 0.8 MB with full 17-digit floats
+(measured: bench section `engine_cost`, `tick_history_bytes_per_symbol`).
+
 Redis Cluster: every per-symbol key carries the hash tag `{SYM}` so a symbol's
 indexes, last values and ticks share one slot. The claim script also touches the
 alert record buckets, the chat sets and the outbox; on a Cluster deploy, run with
@@ -51,8 +65,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from alerts.domain.alert import Direction, Series
+from alerts.domain.moves import WINDOWS
+
 BUCKET_SHIFT = 7  # 128 records per hash keeps the listpack encoding (compact)
+RECORDS_PER_BUCKET = 1 << BUCKET_SHIFT  # passed to the Lua scripts (ARGV), never restated
 TICK_HISTORY_SECONDS = 25 * 3600
+BUCKET_SECONDS = 10  # price history resolution (and of move windows)
+CHUNK_BUCKETS = 360  # one hour of buckets per hash: under hash-max-listpack-entries (512)
+HISTORY_CHUNKS = TICK_HISTORY_SECONDS // (BUCKET_SECONDS * CHUNK_BUCKETS) + 1
+SCHEMA_VERSION = "14"
 DAILY_CACHE_SECONDS = 6 * 3600
 HISTORY_TTL_SECONDS = 30 * 86400
 SENT_MARK_TTL_SECONDS = 7 * 86400
@@ -86,7 +108,32 @@ class Keys:
         return f"{self.prefix}:daily:{{{symbol}}}"
 
     def ticks(self, symbol: str) -> str:
+        """Legacy: every tick for 25 h (replaced by `tick_chunk`; migrated away)."""
         return f"{self.prefix}:ticks:{{{symbol}}}"
+
+    def tick_chunk(self, symbol: str, chunk: int) -> str:
+        return f"{self.prefix}:tb:{{{symbol}}}:{chunk}"
+
+    def move_index(self, symbol: str, window: int) -> str:
+        return f"{self.prefix}:mx:{{{symbol}}}:{window}"
+
+    def move_rearm(self, symbol: str, window: int) -> str:
+        return f"{self.prefix}:mr:{{{symbol}}}:{window}"
+
+    @property
+    def active(self) -> str:
+        return f"{self.prefix}:active"
+
+    def chat_symbols(self, chat: str) -> str:
+        return f"{self.prefix}:cs:{chat}"
+
+    @property
+    def chat_symbols_prefix(self) -> str:
+        return f"{self.prefix}:cs:"
+
+    @property
+    def schema(self) -> str:
+        return f"{self.prefix}:schema"
 
     def last(self, symbol: str) -> str:
         return f"{self.prefix}:last:{{{symbol}}}"
@@ -110,6 +157,7 @@ class Keys:
         return f"{self.prefix}:rearm:{{{symbol}}}:{series}:{direction}"
 
     def move_group(self, symbol: str, window: int, pct: float) -> str:
+        """Legacy move group (one per window and size); migrated into `move_index`."""
         return f"{self.prefix}:mv:{{{symbol}}}:{window}:{pct:g}"
 
     def move_groups(self, symbol: str) -> str:
@@ -179,9 +227,16 @@ class Keys:
     def users(self) -> str:
         return f"{self.prefix}:users"
 
-    def move_group_prefix(self, symbol: str) -> str:
-        """`move_group` without the `WINDOW:PCT` tail (scripts append a registry member)."""
-        return f"{self.prefix}:mv:{{{symbol}}}:"
+    def alert_zsets(self, symbol: str) -> list[str]:
+        """Every sorted set an alert of `symbol` can be in (armed or waiting)."""
+        crossing = [
+            make(symbol, series, direction)
+            for make in (self.index, self.rearm)
+            for series in (Series.PRICE, Series.VOLUME)
+            for direction in (Direction.UP, Direction.DOWN)
+        ]
+        moves = [make(symbol, w) for w in WINDOWS for make in (self.move_index, self.move_rearm)]
+        return crossing + moves
 
     def watchlist(self, chat: str) -> str:
         return f"{self.prefix}:watch:{chat}"

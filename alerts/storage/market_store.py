@@ -18,9 +18,10 @@ from alerts.storage.keys import (
     BACKTEST_HISTORY_SECONDS,
     CHART_CACHE_SECONDS,
     DAILY_CACHE_SECONDS,
-    TICK_HISTORY_SECONDS,
     Keys,
 )
+from alerts.storage.scripts import BadRecords
+from alerts.storage.tick_history import TickHistory
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,14 +56,15 @@ def _opt(value: str | None) -> float | None:
 class MarketStore:
     """Reads and writes market state under one key prefix."""
 
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(self, redis: Redis, keys: Keys, bad: BadRecords | None = None) -> None:
         # redis-py annotates replies as bytes | str; with decode_responses=True they are str.
 
         self.redis: Any = redis
         self.keys = keys
+        self.history = TickHistory(redis, keys, bad or BadRecords())
 
     async def save_tickers(self, tickers: list[Ticker], fetched_at: float) -> None:
-        """Store accepted tickers and append them to the tick history, in one round trip."""
+        """Store accepted tickers and fold them into the price history, in one round trip."""
         pipe = self.redis.pipeline(transaction=False)
         for t in tickers:
             fields = {
@@ -73,10 +75,12 @@ class MarketStore:
                 "held_price": "",
             }
             pipe.hset(self.keys.snapshot(t.symbol), mapping=fields)
-            ticks = self.keys.ticks(t.symbol)
-            pipe.zadd(ticks, {f"{fetched_at!r}:{t.price!r}": fetched_at})
-            pipe.zremrangebyscore(ticks, "-inf", fetched_at - TICK_HISTORY_SECONDS)
-        await pipe.execute()
+            await self.history.queue(pipe, t.symbol, fetched_at, t.price)
+        replies = await pipe.execute(raise_on_error=False)
+        for t, stored, folded in zip(tickers, replies[0::2], replies[1::2], strict=True):
+            if isinstance(stored, Exception):
+                raise stored
+            self.history.check(t.symbol, fetched_at, folded)
 
     async def mark_held(self, symbol: str, price: float) -> None:
         """Remember a suspicious tick so replies can mention it; the price is not used."""
@@ -94,15 +98,6 @@ class MarketStore:
             fetched_at=float(raw["fetched_at"]),
             held_price=_opt(raw.get("held_price")),
         )
-
-    async def ticks_since(self, symbol: str, since: float) -> list[tuple[float, float]]:
-        """(ts, price) ticks at or after `since`, oldest first."""
-        members = await self.redis.zrangebyscore(self.keys.ticks(symbol), since, "+inf")
-        out = []
-        for member in members:
-            ts, price = member.split(":", 1)
-            out.append((float(ts), float(price)))
-        return out
 
     async def feed_ok(self, name: str, now: float) -> None:
         await self.redis.hset(

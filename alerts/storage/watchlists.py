@@ -3,8 +3,10 @@
 A chat's watchlist is a set; a hash counts how many chats watch each symbol; the
 `tracked` set holds every extra symbol that is watched or still has alerts. All
 replicas read `tracked` each poll, so they agree on what to fetch. Adding checks
-the per-chat limit and the global cap in one script; a symbol leaves `tracked`
-only through the prune script, which checks watchers and alert indexes atomically.
+the per-chat symbol cap (watchlist and alert symbols together, so alerts cannot
+keep more symbols tracked than the cap) and the global cap in one script; a
+symbol leaves `tracked` only through the prune script, which checks watchers and
+alert indexes atomically.
 """
 
 from __future__ import annotations
@@ -16,13 +18,12 @@ from typing import Any, Literal
 
 from redis.asyncio import Redis
 
-from alerts.domain.alert import Direction, Series
-from alerts.storage.engine import load_lua
+from alerts.storage.engine import DEFAULT_SYMBOLS_PER_CHAT
 from alerts.storage.keys import Keys
+from alerts.storage.scripts import load_lua
 
 log = logging.getLogger(__name__)
 
-WATCHLIST_MAX = 20  # per chat, so one chat cannot fill the global cap
 PRUNE_EVERY_SECONDS = 60.0
 AddResult = Literal["added", "already", "chat_full", "cap"]
 _ADD_RESULTS: dict[int, AddResult] = {1: "added", 0: "already", -1: "chat_full", -2: "cap"}
@@ -38,6 +39,7 @@ class Watchlists:
         *,
         defaults: Sequence[str],
         cap: int,
+        per_chat: int = DEFAULT_SYMBOLS_PER_CHAT,
         clock: Callable[[], float] = time.time,
     ) -> None:
         # redis-py annotates replies as bytes | str; with decode_responses=True they are str.
@@ -45,6 +47,7 @@ class Watchlists:
         self.keys = keys
         self.defaults = list(defaults)
         self.cap = cap
+        self.per_chat = per_chat  # symbols per chat: watchlist and alerts together
         self.clock = clock
         self._add = redis.register_script(load_lua("watch_add"))
         self._remove = redis.register_script(load_lua("watch_remove"))
@@ -60,8 +63,10 @@ class Watchlists:
         return sorted(await self.redis.smembers(self.keys.watchlist(chat)))
 
     async def add(self, chat: str, symbol: str) -> AddResult:
-        keys = [self.keys.watchlist(chat), self.keys.watchers, self.keys.tracked]
-        status = await self._add(keys=keys, args=[symbol, WATCHLIST_MAX, self.extra_cap])
+        k = self.keys
+        keys = [k.watchlist(chat), k.watchers, k.tracked, k.chat_symbols(chat)]
+        args: list[str | int] = [symbol, self.per_chat, self.extra_cap, *self.defaults]
+        status = await self._add(keys=keys, args=args)
         return _ADD_RESULTS[int(status)]
 
     async def remove(self, chat: str, symbol: str) -> bool:
@@ -94,16 +99,6 @@ class Watchlists:
             await self.prune()
         return sorted(await self.redis.smembers(self.keys.tracked))
 
-    def _alert_keys(self, symbol: str) -> list[str]:
-        k = self.keys
-        zsets = [
-            make(symbol, series, direction)
-            for make in (k.index, k.rearm)
-            for series in (Series.PRICE, Series.VOLUME)
-            for direction in (Direction.UP, Direction.DOWN)
-        ]
-        return [*zsets, k.move_groups(symbol)]
-
     async def prune(self, symbols: Iterable[str] | None = None) -> list[str]:
         """Drop tracked symbols nobody watches and no alert uses; returns those dropped."""
         if symbols is None:
@@ -114,10 +109,9 @@ class Watchlists:
         if not candidates:
             return []
         keys = [self.keys.tracked, self.keys.watchers]
-        args: list[str] = []
         for symbol in candidates:
-            keys.extend(self._alert_keys(symbol))
-            args.extend([symbol, self.keys.move_group_prefix(symbol)])
+            keys.extend(self.keys.alert_zsets(symbol))
+        args = [len(self.keys.alert_zsets("")), *candidates]
         removed = [str(s) for s in await self._prune(keys=keys, args=args)]
         if removed:
             log.info("no longer tracking %s (unwatched, no alerts)", ", ".join(removed))

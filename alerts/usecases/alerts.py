@@ -18,7 +18,8 @@ from alerts.domain.alert import Alert, AlertKind
 from alerts.domain.errors import UserError
 from alerts.domain.freshness import Freshness
 from alerts.domain.grammar import AlertSpec, SpecKind
-from alerts.storage.engine import Engine, move_happened
+from alerts.domain.moves import WINDOW_NAMES
+from alerts.storage.engine import QUOTA_REACHED, SYMBOL_CAP_REACHED, Engine
 from alerts.storage.keys import BUTTON_NONCE_TTL_SECONDS, HISTORY_TTL_SECONDS, Keys
 from alerts.storage.market_store import MarketStore
 from alerts.storage.once import AlreadyDone, OnceClaims
@@ -108,13 +109,15 @@ class AlertService:
                     f"{symbol}'s 24h volume is already {ratio:.1f}× its 30-day mean.",
                     f"Pick a multiple above {ratio:.1f}.",
                 )
-        if kind is AlertKind.MOVE:
-            ticks = await self.store.ticks_since(symbol, self.clock() - window)
-            if move_happened(ticks, price, level):
-                raise UserError(
-                    f"{symbol} has already moved {level:g}% within {fmt.age(window)}.",
-                    "Pick a larger move or a shorter window.",
-                )
+        # move alerts: the same window extremes the engine uses (bucketed history)
+        if (
+            kind is AlertKind.MOVE
+            and await self.store.history.move(symbol, window, self.clock(), price) >= level
+        ):
+            raise UserError(
+                f"{symbol} has already moved {level:g}% within {WINDOW_NAMES[window]}.",
+                "Pick a larger move or a shorter window.",
+            )
         alert = Alert(
             id=await self.engine.next_id(),
             chat=chat,
@@ -127,10 +130,18 @@ class AlertService:
             cooldown=spec.cooldown if spec.repeat else 0,
             window=window,
         )
-        if not await self.engine.create(alert, self.quota):
+        status = await self.engine.create(alert, self.quota)
+        if status == QUOTA_REACHED:
             raise UserError(
                 f"This chat already has {self.quota} alerts, the most it can have.",
                 "Delete some with /alerts or /delete ID.",
+            )
+        if status == SYMBOL_CAP_REACHED:
+            cap = self.engine.symbols_per_chat
+            raise UserError(
+                f"This chat already follows {cap} coins (watchlist and alerts together), "
+                "the most it can.",
+                "Delete the alerts of a coin you no longer need, or /watch remove one.",
             )
         return Created(alert, price)
 

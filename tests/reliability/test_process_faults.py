@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from alerts.domain.alert import Alert, AlertKind, Series
-from alerts.storage.engine import Engine
+from alerts.domain.alert import Alert, Series
+from alerts.storage.engine import CREATED, Engine
 from alerts.storage.keys import Keys
 from tests.reliability.stack import Stack, kill9
 
@@ -26,19 +26,14 @@ async def stack() -> AsyncIterator[Stack]:
     await s.stop()
 
 
-async def no_ticks(symbol: str, since: float) -> list[tuple[float, float]]:
-    return []
-
-
 async def seed_alerts(engine: Engine, chats: int, per_chat: int, level: float) -> list[int]:
     """Each chat's alerts get adjacent levels, so a crossing emits them together."""
     ids = []
     for c in range(chats):
         for _ in range(per_chat):
             alert_id = await engine.next_id()
-            chat, at = f"tg:{100_000 + c}", level + c * 1e-6
-            alert = Alert(alert_id, chat, SYM, AlertKind.ABOVE, at, 9.0, 0)
-            assert await engine.create(alert, quota=1000)
+            alert = Alert(alert_id, f"tg:{100_000 + c}", SYM, "a", level + c * 1e-6, 9.0, 0)
+            assert await engine.create(alert, quota=1000) == CREATED
             ids.append(alert_id)
     return ids
 
@@ -55,7 +50,7 @@ async def wait_until(predicate: object, timeout: float, what: str) -> None:
 async def test_kill9_with_10k_pending_deliveries_loses_and_repeats_nothing(
     stack: Stack, redis: Redis, keys: Keys
 ) -> None:
-    engine = Engine(redis, keys, no_ticks)
+    engine = Engine(redis, keys)
     ids = await seed_alerts(engine, chats=500, per_chat=20, level=9.5)
     now = time.time()
     await engine.evaluate(SYM, Series.PRICE, 9.0, now - 2, int(now))
@@ -85,7 +80,7 @@ async def test_kill9_with_10k_pending_deliveries_loses_and_repeats_nothing(
 async def test_leader_killed_other_replica_takes_over_without_double_fires(
     stack: Stack, redis: Redis, keys: Keys
 ) -> None:
-    engine = Engine(redis, keys, no_ticks)
+    engine = Engine(redis, keys)
     stack.binance.set_price(SYM, 9.2)
     ids = await seed_alerts(engine, chats=50, per_chat=1, level=9.5)
     env = stack.env(keys.prefix)

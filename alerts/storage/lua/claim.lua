@@ -1,58 +1,67 @@
 -- Evaluate one tick of one series (price or volume ratio) of one symbol, atomically.
--- KEYS: 1 last-values hash, 2 index up, 3 index down, 4 rearm-up wait, 5 rearm-down wait,
---       6 outbox stream, 7 expiry zset
--- ARGV: 1 series field, 2 value, 3 tick ts, 4 now, 5 bucket prefix, 6 chat prefix,
---       7 history prefix, 8 paused prefix, 9 history ttl, 10 hysteresis fraction
--- Returns {status, fired}: status -1 = tick already evaluated, 0 = first value, 1 = evaluated.
-local C = {bucket = ARGV[5], chat = ARGV[6], history = ARGV[7], paused = ARGV[8],
-           history_ttl = ARGV[9], outbox = KEYS[6], expiry = KEYS[7]}
-local field, vs = ARGV[1], ARGV[2]
-local v, tick, now, h = tonumber(vs), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[10])
+-- KEYS: 1 last-values hash, 2 index up, 3 index down, 4 wait set of fired down alerts,
+--       5 wait set of fired up alerts, 6 outbox stream, 7 expiry zset, 8 active counter
+-- ARGV: 1..7 context (common.lua), 8 series field, 9 value, 10 tick ts, 11 now,
+--       12 hysteresis fraction
+-- Returns {status, fired, bad ids}: status -1 = tick already evaluated, 0 = first value,
+-- 1 = evaluated.
+assert_types({{KEYS[1], 'hash'}, {KEYS[2], 'zset'}, {KEYS[3], 'zset'}, {KEYS[4], 'zset'},
+              {KEYS[5], 'zset'}, {KEYS[6], 'stream'}, {KEYS[7], 'zset'}, {KEYS[8], 'string'}})
+local C = context(KEYS[6], KEYS[7], KEYS[8])
+local field, vs = ARGV[8], ARGV[9]
+local v, tick, now, h = tonumber(vs), tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
 local prevts = tonumber(redis.call('HGET', KEYS[1], field .. ':ts'))
-if prevts and tick <= prevts then return {-1, 0} end
+if prevts and tick <= prevts then return {-1, 0, {}} end
 local prevs = redis.call('HGET', KEYS[1], field)
-redis.call('HSET', KEYS[1], field, vs, field .. ':ts', ARGV[3])
-if not prevs then return {0, 0} end
-local prev = tonumber(prevs)
+local bad = {}
 
--- Repeat alerts come back once the value has moved back across their level by h.
-local function rearm(waitkey, lo, hi, idxkey)
-  local ids = redis.call('ZRANGEBYSCORE', waitkey, lo, hi)
-  for _, id in ipairs(ids) do
-    redis.call('ZREM', waitkey, id)
-    local bkey = bucket_of(C.bucket, id)
-    local rec = redis.call('HGET', bkey, id)
-    if rec then
-      local f = split(rec)
-      f[12] = 'A'
-      redis.call('HSET', bkey, id, table.concat(f, '|'))
-      redis.call('ZADD', idxkey, f[4], id)
-    end
+-- Read phase: repeat alerts coming back (moved back across their level by h), crossed ones.
+local back_up, gone_up, back_down, gone_down, crossed, gone, idxkey, waitkey, factor, whole
+local lo, hi
+if prevs then
+  back_up, gone_up = load_all(redis.call('ZRANGEBYSCORE', KEYS[5], vs, '+inf'), C, bad)
+  back_down, gone_down = load_all(redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', vs), C, bad)
+  local prev = tonumber(prevs)
+  local ids = {}
+  if v > prev then
+    lo, hi = '(' .. prevs, vs
+    idxkey, waitkey, factor = KEYS[2], KEYS[5], 1 - h
+  elseif v < prev then
+    lo, hi = vs, '(' .. prevs
+    idxkey, waitkey, factor = KEYS[3], KEYS[4], 1 + h
+  end
+  if idxkey then ids = redis.call('ZRANGEBYSCORE', idxkey, lo, hi) end
+  local before = #bad
+  crossed, gone = load_all(ids, C, bad)
+  whole = #bad == before  -- no bad record in the range (and none paused, below)
+  for _, e in ipairs(crossed) do
+    e.decision = decide(e, now, C)
+    if e.decision == 'paused' then whole = false end
   end
 end
-rearm(KEYS[5], vs, '+inf', KEYS[2])
-rearm(KEYS[4], '-inf', vs, KEYS[3])
 
-local crossed, idxkey, waitkey, factor
-if v > prev then
-  crossed = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. prevs, vs)
-  if #crossed > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[2], '(' .. prevs, vs) end
-  idxkey, waitkey, factor = KEYS[2], KEYS[5], 1 - h
-elseif v < prev then
-  crossed = redis.call('ZRANGEBYSCORE', KEYS[3], vs, '(' .. prevs)
-  if #crossed > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[3], vs, '(' .. prevs) end
-  idxkey, waitkey, factor = KEYS[3], KEYS[4], 1 + h
+-- Write phase.
+redis.call('HSET', KEYS[1], field, vs, field .. ':ts', ARGV[10])
+if not prevs then return {0, 0, bad} end
+for _, e in ipairs(back_up) do redis.call('ZREM', KEYS[5], e.id); rearm_entry(e, KEYS[2]) end
+for _, e in ipairs(back_down) do redis.call('ZREM', KEYS[4], e.id); rearm_entry(e, KEYS[3]) end
+for _, id in ipairs(gone_up) do redis.call('ZREM', KEYS[5], id) end
+for _, id in ipairs(gone_down) do redis.call('ZREM', KEYS[4], id) end
+if not idxkey then return {1, 0, bad} end
+if whole then  -- every crossed alert leaves the index: one range removal
+  if #crossed + #gone > 0 then redis.call('ZREMRANGEBYSCORE', idxkey, lo, hi) end
 else
-  return {1, 0}
+  for _, id in ipairs(gone) do redis.call('ZREM', idxkey, id) end
 end
 local fired = 0
-for _, id in ipairs(crossed) do
-  local status, f = fire(id, vs, now, tick, C)
-  if status == 'fired' or status == 'suppressed' then
-    if tonumber(f[8]) > 0 then redis.call('ZADD', waitkey, tonumber(f[4]) * factor, id) end
-    if status == 'fired' then fired = fired + 1 end
-  elseif status == 'paused' then
-    redis.call('ZADD', idxkey, f[4], id)
+for _, e in ipairs(crossed) do
+  if e.decision ~= 'paused' then  -- a paused chat's alert stays armed where it is
+    if not whole then redis.call('ZREM', idxkey, e.id) end
+    if apply(e, e.decision, vs, now, ARGV[10], C) then
+      redis.call('ZADD', waitkey, tonumber(e.f[F.level]) * factor, e.id)
+    end
+    if e.decision == 'fire' then fired = fired + 1 end
   end
 end
-return {1, fired}
+settle(C)
+return {1, fired, bad}

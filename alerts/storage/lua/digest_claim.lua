@@ -5,6 +5,7 @@
 -- ARGV: 1 chat, 2 due score read, 3 packed schedule read, 4 next run, 5 '1' to send,
 --       6.. field/value pairs of the outbox job
 -- Returns 1 when claimed (job appended if sending), 0 when someone else got it first.
+assert_types({{KEYS[1], 'zset'}, {KEYS[2], 'hash'}, {KEYS[3], 'stream'}})
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not score or tonumber(score) ~= tonumber(ARGV[2]) then return 0 end
 local packed = redis.call('HGET', KEYS[2], ARGV[1])

@@ -1,23 +1,33 @@
 -- Remove an alert everywhere, checking its owner (delete) or its expiry time (expire).
--- KEYS: 1 record bucket, 2 chat set, 3 index up, 4 index down, 5 rearm up, 6 rearm down,
---       7 move-group set, 8 expiry zset, 9 outbox stream
+-- KEYS: 1 record bucket, 2 chat set, 3 expiry zset, 4 outbox stream, 5 active counter,
+--       6 chat's symbols hash, 7.. every index or wait set the alert may be in
 -- ARGV: 1 id, 2 owner chat ('' = any), 3 reason ('delete' | 'expire'), 4 now
--- Returns 1 when removed, 0 when it was not there (or not the caller's, or not expired).
+-- Returns 1 when removed, 0 when it was not there (or not the caller's, or not expired),
+-- -1 when its record is bad (left as it is, reported).
+local types = {{KEYS[1], 'hash'}, {KEYS[2], 'set'}, {KEYS[3], 'zset'}, {KEYS[4], 'stream'},
+               {KEYS[5], 'string'}, {KEYS[6], 'hash'}}
+for i = 7, #KEYS do types[#types + 1] = {KEYS[i], 'zset'} end
+assert_types(types)
+assert_counter(KEYS[5])
 local rec = redis.call('HGET', KEYS[1], ARGV[1])
 if not rec then return 0 end
-local owner = string.match(rec, '^([^|]*)')
-if ARGV[2] ~= '' and owner ~= ARGV[2] then return 0 end
+local f = split(rec)
+if not record_ok(f) or not int_ok(redis.call('HGET', KEYS[6], f[F.symbol])) then return -1 end
+if ARGV[2] ~= '' and f[F.chat] ~= ARGV[2] then return 0 end
 if ARGV[3] == 'expire' then
-  local expires = tonumber(redis.call('ZSCORE', KEYS[8], ARGV[1]))
+  local expires = tonumber(redis.call('ZSCORE', KEYS[3], ARGV[1]))
   if not expires or expires > tonumber(ARGV[4]) then return 0 end
 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('SREM', KEYS[2], ARGV[1])
-for i = 3, 6 do redis.call('ZREM', KEYS[i], ARGV[1]) end
-redis.call('SREM', KEYS[7], ARGV[1])
-redis.call('ZREM', KEYS[8], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+for i = 7, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
+if redis.call('HINCRBY', KEYS[6], f[F.symbol], -1) <= 0 then
+  redis.call('HDEL', KEYS[6], f[F.symbol])
+end
+redis.call('DECR', KEYS[5])
 if ARGV[3] == 'expire' then
-  redis.call('XADD', KEYS[9], '*', 't', 'expired', 'id', ARGV[1], 'rec', rec, 'v', '',
+  redis.call('XADD', KEYS[4], '*', 't', 'expired', 'id', ARGV[1], 'rec', rec, 'v', '',
              'at', ARGV[4], 'tick', ARGV[4])
 end
 return 1

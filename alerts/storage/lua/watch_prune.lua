@@ -1,27 +1,27 @@
 -- Stop tracking extra symbols that no chat watches and no alert uses any more.
 -- Atomic with alert creation and watch_add, so a symbol is never dropped while in use.
--- KEYS: 1 tracked set, 2 watchers hash, then 9 keys per symbol: the 8 alert zsets
---       (index and rearm x price and volume x up and down) and the move-group registry
--- ARGV: per symbol: the symbol, its move-group key prefix
+-- KEYS: 1 tracked set, 2 watchers hash, then ARGV[1] keys per symbol: every index and
+--       wait set an alert of the symbol can be in
+-- ARGV: 1 sets per symbol, then the symbols
 -- Returns the symbols removed.
-local removed = {}
-for i = 1, #ARGV / 2 do
-  local sym = ARGV[2 * i - 1]
-  local base = 2 + (i - 1) * 9
-  local used = tonumber(redis.call('HGET', KEYS[2], sym) or '0') > 0
-  if not used then
-    for j = 1, 8 do
-      if redis.call('ZCARD', KEYS[base + j]) > 0 then used = true; break end
-    end
+local per = tonumber(ARGV[1])
+local types = {{KEYS[1], 'set'}, {KEYS[2], 'hash'}}
+for i = 3, #KEYS do types[#types + 1] = {KEYS[i], 'zset'} end
+assert_types(types)
+local drop = {}
+for i = 2, #ARGV do
+  local sym = ARGV[i]
+  local base = 2 + (i - 2) * per
+  local watchers = redis.call('HGET', KEYS[2], sym)
+  local used = watchers ~= false and (tonumber(watchers) or 1) > 0  -- unreadable: keep it
+  for j = 1, per do
+    if used then break end
+    if redis.call('ZCARD', KEYS[base + j]) > 0 then used = true end
   end
-  if not used then
-    for _, group in ipairs(redis.call('SMEMBERS', KEYS[base + 9])) do
-      if redis.call('SCARD', ARGV[2 * i] .. group) > 0 then used = true; break end
-    end
-  end
-  if not used and redis.call('SREM', KEYS[1], sym) == 1 then
-    redis.call('HDEL', KEYS[2], sym)
-    removed[#removed + 1] = sym
-  end
+  if not used and redis.call('SISMEMBER', KEYS[1], sym) == 1 then drop[#drop + 1] = sym end
 end
-return removed
+for _, sym in ipairs(drop) do
+  redis.call('SREM', KEYS[1], sym)
+  redis.call('HDEL', KEYS[2], sym)
+end
+return drop

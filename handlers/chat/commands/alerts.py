@@ -6,6 +6,7 @@ from alerts.domain import fmt
 from alerts.domain.alert import Alert, AlertKind, AlertState
 from alerts.domain.errors import UserError
 from alerts.domain.grammar import USAGE, AlertSpec, ParseError, parse_alert_args
+from alerts.domain.moves import WINDOW_NAMES
 from alerts.storage.once import AlreadyDone
 from alerts.usecases.alerts import Created
 from handlers.chat.copy import NOT_ADVICE
@@ -27,7 +28,9 @@ def describe(alert: Alert) -> str:
         change = (alert.level / alert.ref - 1) * 100
         return f"{change:+.4g}% → {fmt.price(alert.level)}"
     if alert.kind is AlertKind.MOVE:
-        return f"moves {alert.level:g}% within {fmt.age(alert.window)}"
+        return (
+            f"moves {alert.level:g}% within {WINDOW_NAMES.get(alert.window, fmt.age(alert.window))}"
+        )
     return f"24h volume ≥ {alert.level:g}× its 30-day mean"
 
 
@@ -74,7 +77,8 @@ def created_reply(created: Created) -> Reply:
 @router.command(
     "alert",
     "Set a price, percent, move or volume alert",
-    "/alert SYMBOL above|below PRICE | +N% | move N% WINDOW | volume Nx"
+    f"/alert SYMBOL above|below PRICE | +N% | move N% {'|'.join(WINDOW_NAMES.values())}"
+    " | volume Nx"
     " [repeat] [cooldown 15m] [for 7d]",
     "/alert LINK above 9.5",
     changes_state=True,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from alerts.domain import fmt
 from alerts.domain.errors import UserError
-from alerts.storage.watchlists import WATCHLIST_MAX
 from handlers.chat.core import Router
 from handlers.chat.reply import Button, Reply, Request, require_group_admin
 from handlers.chat.services import Services
@@ -76,14 +75,16 @@ async def add(svc: Services, req: Request, raw: str | None) -> Reply:
         return Reply(f"{symbol} is already on this chat's watchlist.")
     if result == "chat_full":
         raise UserError(
-            f"This chat already watches {WATCHLIST_MAX} coins, the most it can.",
-            "Remove one with /watch remove SYMBOL.",
+            f"This chat already follows {lists.per_chat} coins (watchlist and alerts "
+            "together), the most it can.",
+            "Remove one with /watch remove SYMBOL, or delete the alerts of a coin.",
         )
     if result == "cap":
         raise UserError(
             f"altbot already tracks its maximum of {lists.cap} symbols (MAX_TRACKED_SYMBOLS), "
             f"so it cannot start tracking {symbol}.",
-            "Watch a coin someone else already watches, or ask the bot's admin to raise the cap.",
+            "Watch a coin someone else already watches; the bot's operator can raise "
+            "MAX_TRACKED_SYMBOLS.",
         )
     interval = fmt.age(svc.freshness.poll_period)
     lines = [
@@ -139,5 +140,5 @@ async def list_reply(svc: Services, req: Request) -> Reply:
     buttons = [
         [Button(f"Remove {s.split('/')[0]}", f"unwatch:{s.split('/')[0]}")] for s in symbols[:10]
     ]
-    title = f"Your watchlist ({len(symbols)}/{WATCHLIST_MAX})"
+    title = f"Your watchlist ({len(symbols)}/{lists.per_chat})"
     return Reply(title, lines, footer=footer, buttons=buttons, ephemeral=True)
