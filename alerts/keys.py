@@ -37,6 +37,11 @@ several deployments can share one Redis. Types and lifetimes:
 | P:tracked                         | set    | extra symbols polled (watched, or with alerts) |
 | P:digest:due                      | zset   | chats by next digest run (unix seconds) |
 | P:digest:cfg                      | hash   | chat -> digest schedule (weekday, HH:MM, timezone) |
+| P:budget:{TOK}:all[:paid]         | string | a token's overall send budget (GCRA), TTL ≈ 1 s |
+| P:budget:{TOK}:chat:CHAT          | string | a token's send spacing to one chat, TTL ≤ 3.1 s |
+| P:budget:{TOK}:pause              | string | after a 429: every replica waits out its PTTL |
+
+TOK is `token_id(token)`, a hash: a bot token never appears in a key name.
 
 Redis Cluster: every per-symbol key carries the hash tag `{SYM}` so a symbol's
 indexes, last values and ticks share one slot. The claim script also touches the
@@ -46,6 +51,7 @@ one prefix hash tag instead (e.g. `KEY_PREFIX={altbot}`) so all keys share a slo
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 BUCKET_SHIFT = 7  # 128 records per hash keeps the listpack encoding (compact)
@@ -58,10 +64,19 @@ BACKTEST_HISTORY_SECONDS = 24 * 3600
 CHART_CACHE_SECONDS = 60
 OUTBOX_GROUP = "delivery"
 
+BUDGET_OVERALL = "all"
+BUDGET_OVERALL_PAID = "all:paid"  # paid broadcasts (TELEGRAM_PAID_BROADCAST) spend this one
+BUDGET_PAUSE = "pause"
+
 SERIES_PRICE = "price"
 SERIES_VOLUME = "volx"
 UP = "up"
 DOWN = "down"
+
+
+def token_id(token: str) -> str:
+    """A short hash naming a bot token in keys (the token itself is a secret)."""
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +215,13 @@ class Keys:
     @property
     def digest_config(self) -> str:
         return f"{self.prefix}:digest:cfg"
+
+    def budget(self, token_hash: str, name: str) -> str:
+        """A send-budget key of one bot token (`token_id`); `{TOK}` keeps them in one slot."""
+        return f"{self.prefix}:budget:{{{token_hash}}}:{name}"
+
+    def budget_chat(self, token_hash: str, chat: str) -> str:
+        return self.budget(token_hash, f"chat:{chat}")
 
     def pattern(self) -> str:
         """Glob matching every key under this prefix (tests clean up with it)."""

@@ -21,10 +21,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from alerts.digests import Digests, DigestScheduler
+from alerts.domain.delivery import DISCORD, TELEGRAM, TELEGRAM_PAID_BROADCAST, SendClass
 from alerts.engine import Engine
 from alerts.keys import Keys
 from alerts.outbox import DeliveryWorker, Job
 from alerts.service import AlertService
+from alerts.storage.send_budget import SendBudget
 from alerts.subscriptions import Subscriptions
 from alerts.watchlists import Watchlists
 from bot.config import Settings
@@ -37,6 +39,7 @@ from bot.realtime import build_feed
 from bot.signals import SignalDetector
 from bot.stats import StatsSource, fired_today_field
 from bot.store import MarketStore
+from handlers.core import Admission
 from handlers.digest_cmds import build_digest
 from handlers.notify import render_jobs
 from handlers.registry import build_core
@@ -46,7 +49,7 @@ from handlers.services import Services
 log = logging.getLogger(__name__)
 COMMANDS_PER_MINUTE = 20
 EXPIRY_SWEEP_SECONDS = 30.0
-Pusher = Callable[[str, Reply], Awaitable[None]]
+Pusher = Callable[[str, Reply, SendClass], Awaitable[None]]
 
 
 def connect_redis(url: str) -> Redis:
@@ -101,7 +104,11 @@ class App:
         self.persistent = persistent
         self.keys = Keys(settings.key_prefix)
         self.metrics = Metrics()
-        self.store = MarketStore(redis, self.keys, settings.poll_interval_seconds)
+        # ccxt's own throttle may be slower than the configured interval (bot/exchange.py)
+        throttle = float(getattr(exchange, "batch_seconds", 0.0))
+        self.store = MarketStore(
+            redis, self.keys, settings.poll_interval_seconds, throttle=throttle
+        )
         self.watchlists = Watchlists(
             redis, self.keys, defaults=settings.tracked_symbols,
             cap=settings.max_tracked_symbols, clock=clock,
@@ -182,7 +189,7 @@ class App:
         pusher = self.pushers.get(chat.split(":", 1)[0])
         if pusher is None:
             raise DeliveryDeferred(f"no transport for {chat.split(':', 1)[0]} in this process")
-        await pusher(chat, render_jobs(jobs))
+        await pusher(chat, render_jobs(jobs), SendClass.of(job.kind for job in jobs))
         self.metrics.deliveries.labels(chat.split(":", 1)[0]).inc(len(jobs))
 
     async def _expiry_loop(self) -> None:
@@ -196,17 +203,20 @@ class App:
     async def _observe_tick(self, batch: TickBatch) -> None:
         self.metrics.data_age.labels("exchange").set(max(0.0, self.clock() - batch.fetched_at))
 
-    async def allow_command(self, chat: str) -> bool:
-        """Per-chat command budget (20/min) so one chat cannot flood the bot or Redis."""
+    async def allow_command(self, chat: str) -> Admission:
+        """Per-chat command budget (20/min) so one chat cannot flood the bot or Redis;
+        the first command over it is refused, later ones in the window get no reply."""
         if chat.startswith("console:"):
-            return True
+            return Admission.ALLOW
         key = self.keys.command_rate(chat)
         pipe = self.redis.pipeline(transaction=True)
         pipe.incr(key)
         pipe.expire(key, 60, nx=True)
         pipe.sadd(self.keys.users, chat)  # who uses the bot, for /stats
         count, *_ = await pipe.execute()
-        return int(count) <= COMMANDS_PER_MINUTE
+        if int(count) <= COMMANDS_PER_MINUTE:
+            return Admission.ALLOW
+        return Admission.REFUSE if int(count) == COMMANDS_PER_MINUTE + 1 else Admission.SILENT
 
     async def health_check(self) -> tuple[bool, dict[str, object]]:
         """Healthy when Redis answers and the last good exchange poll is fresh."""
@@ -236,10 +246,23 @@ class App:
         self, *, poll: bool = True, http: bool = True, telegram: bool = True, discord: bool = True
     ) -> None:
         """Start the HTTP server, the transports and the background loops."""
+        freshness = self.store.freshness
+        if freshness.interval_too_short:
+            log.warning(
+                "POLL_INTERVAL_SECONDS=%g is shorter than the exchange client can poll "
+                "(%.2f s per batched request): polls come every %.2f s; data counts as stale "
+                "after %.1f s", freshness.interval, freshness.throttle, freshness.period,
+                freshness.max_age,
+            )  # fmt: skip
         if telegram and self.settings.telegram_bot_token is not None:
             from handlers.telegram import TelegramTransport
 
-            self.telegram = TelegramTransport.from_settings(self.core, self.settings)
+            paid = TELEGRAM_PAID_BROADCAST if self.settings.telegram_paid_broadcast else None
+            budget = SendBudget(
+                self.redis, self.keys, self.settings.telegram_bot_token.get_secret_value(),
+                TELEGRAM, paid_broadcast=paid,
+            )  # fmt: skip
+            self.telegram = TelegramTransport.from_settings(self.core, self.settings, budget)
             if http:  # webhook mode (TELEGRAM_WEBHOOK_URL): a route on HTTP_PORT
                 self.telegram.mount_webhook(self.health.app)
         if http:
@@ -261,6 +284,7 @@ class App:
                 api_url=self.settings.discord_api_url,
                 gateway_url=self.settings.discord_gateway_url,
                 guild_id=self.settings.discord_guild_id,
+                budget=SendBudget(self.redis, self.keys, dc_token.get_secret_value(), DISCORD),
             )
             # Like Telegram polling, the gateway (which receives slash commands) is a
             # leader duty when leadership runs; every replica can push over REST.

@@ -21,8 +21,8 @@ Rules (event ids in brackets):
   [`target:<COIN>:<pct>:<reference>`]; one signal per coin for the highest level
   reached, the lower levels are marked with it so they never fire afterwards.
 
-Nothing fires on missing or stale data: R2K data older than three index poll
-intervals, a price older than three exchange polls (the store's rule), under a
+Nothing fires on missing or stale data (alerts/domain/freshness.py): R2K data older
+than three index poll intervals, a price older than three real exchange poll periods, under a
 year of R2K history, daily candles whose last day is over two days old. A first
 observation of a label or zone is only stored.
 """
@@ -35,12 +35,12 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 
+from alerts.domain.freshness import Freshness
 from alerts.subscriptions import Signal, Subscriptions
 from bot.backtest import MIN_BREADTH_COINS
 from bot.market import DailyClose
 from bot.poller import TickBatch
 from bot.regime import ALTSEASON_SHARE, BTC_SEASON_SHARE, IndexStats, Regime
-from bot.store import STALE_INTERVALS
 from handlers import fmt
 from handlers.services import Services
 
@@ -178,8 +178,8 @@ class SignalDetector:
         return published
 
     def _index_fresh(self, fetched_at: float | None, now: float) -> bool:
-        interval = self.settings.index_poll_interval_seconds
-        return fetched_at is not None and now - fetched_at <= STALE_INTERVALS * interval
+        freshness = Freshness(self.settings.index_poll_interval_seconds)
+        return not freshness.is_stale(fetched_at, now)
 
     async def detect(self, now: float) -> tuple[list[Signal], dict[str, str]]:
         """Candidate signals (claimed or not) and the detector state to store."""

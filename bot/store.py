@@ -1,8 +1,8 @@
 """Market snapshots, feed health and history caches in Redis.
 
-Readers (chat replies, health, the regime) only go through here, so the
-staleness rule lives in one place: a snapshot older than three poll intervals
-is stale and is shown as such, never as fresh.
+Readers (chat replies, health, the regime) only go through here; a stale
+snapshot (alerts/domain/freshness.py: older than three real poll periods, at
+least a few seconds) is shown as such, never as fresh.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from alerts.domain.freshness import Freshness
 from alerts.keys import (
     BACKTEST_HISTORY_SECONDS,
     CHART_CACHE_SECONDS,
@@ -23,8 +24,6 @@ from alerts.keys import (
     Keys,
 )
 from bot.market import Candle, DailyClose, Ticker
-
-STALE_INTERVALS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,16 +58,17 @@ def _opt(value: str | None) -> float | None:
 class MarketStore:
     """Reads and writes market state under one key prefix."""
 
-    def __init__(self, redis: Redis, keys: Keys, poll_interval: float) -> None:
+    def __init__(
+        self, redis: Redis, keys: Keys, poll_interval: float, *, throttle: float = 0.0
+    ) -> None:
+        """`throttle`: the least period the exchange client can poll at (ccxt's throttle)."""
         # redis-py annotates replies as bytes | str; with decode_responses=True they are str.
-
         self.redis: Any = redis
         self.keys = keys
-        self.poll_interval = poll_interval
+        self.freshness = Freshness(poll_interval, throttle)
 
-    def is_stale(self, fetched_at: float, now: float | None = None) -> bool:
-        now = time.time() if now is None else now
-        return now - fetched_at > STALE_INTERVALS * self.poll_interval
+    def is_stale(self, fetched_at: float | None, now: float | None = None) -> bool:
+        return self.freshness.is_stale(fetched_at, time.time() if now is None else now)
 
     async def save_tickers(self, tickers: list[Ticker], fetched_at: float) -> None:
         """Store accepted tickers and append them to the tick history, in one round trip."""

@@ -35,5 +35,5 @@ async def stats(svc: Services, req: Request, args: list[str]) -> Reply:
         ("Delivery queue", f"{s.queue_pending:,} in flight, {s.queue_length:,} in the stream"),
         ("Last exchange poll", poll),
     ]
-    stale = s.last_poll_age is None or s.last_poll_age > 3 * svc.settings.poll_interval_seconds
+    stale = s.last_poll_age is None or s.last_poll_age > svc.store.freshness.max_age
     return Reply("altbot stats", fields=fields, tone="warn" if stale else "neutral", ephemeral=True)

@@ -24,7 +24,10 @@ import aiohttp
 import discord
 import yarl
 from discord import app_commands
+from redis.exceptions import RedisError
 
+from alerts.domain.delivery import SendClass
+from alerts.storage.send_budget import SendBudget
 from alerts.subscriptions import SIGNALS
 from handlers.chart_cmds import RANGES
 from handlers.core import CommandCore
@@ -95,8 +98,10 @@ class DiscordTransport:
         guild_id: int | None = None,
         guild_ready_timeout: float = GUILD_READY_TIMEOUT,
         ready_timeout: float = READY_TIMEOUT,
+        budget: SendBudget | None = None,
     ) -> None:
         self.core = core
+        self.budget = budget  # the token's global 50 requests/s, shared by every replica
         self.services: Services = core.services
         self.token = token
         self.api_url = api_url
@@ -388,11 +393,17 @@ class DiscordTransport:
         return await alert_choices(self.services, user_chat(interaction.user.id), current)
 
     # ----------------------------------------------------------------- pushes
-    async def push(self, chat: str, reply: Reply) -> None:
-        """Deliver to `dc:u:<user>` (DM) or `dc:c:<channel>`; 403/404 → ChatUnreachable."""
+    async def push(
+        self, chat: str, reply: Reply, send_class: SendClass = SendClass.PERSONAL
+    ) -> None:
+        """Deliver to `dc:u:<user>` (DM) or `dc:c:<channel>`; 403/404 → ChatUnreachable.
+
+        Discord has no paid broadcasts: every class spends the same global budget.
+        """
         _, kind, raw = [*chat.split(":", 2), "", ""][:3]
         if kind not in ("u", "c") or not raw.isdigit():
             raise ChatUnreachable(f"not a Discord chat key: {chat!r}")
+        await self._spend(2 if kind == "u" else 1)  # a DM may cost a create-DM call too
         try:
             target = await self._target(kind, int(raw))
             # discord.py waits out 429s itself (retry_after), so nothing is dropped on one
@@ -403,6 +414,15 @@ class DiscordTransport:
             raise DeliveryDeferred(f"Discord answered {exc.status}: {exc.text}") from exc
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise DeliveryDeferred(f"Discord unreachable: {exc!r}") from exc
+
+    async def _spend(self, requests: int) -> None:
+        """Requests from the token's shared global budget (discord.py keeps per-route ones)."""
+        if self.budget is None:
+            return
+        try:
+            await self.budget.acquire(cost=requests)
+        except RedisError as exc:  # discord.py still waits out any 429 it gets
+            log.warning("discord: shared send budget unavailable (%s)", exc)
 
     async def _target(self, kind: str, target_id: int) -> discord.abc.Messageable:
         if kind == "u":

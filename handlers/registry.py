@@ -13,7 +13,7 @@ from handlers import (
     signal_cmds,
     watch_cmds,
 )
-from handlers.core import CommandCore, CommandSpec, Router
+from handlers.core import Admission, CommandCore, CommandSpec, Router
 from handlers.reply import Request
 from handlers.services import Services
 
@@ -37,7 +37,7 @@ def all_commands() -> list[CommandSpec]:
 
 def build_core(
     services: Services,
-    rate_limiter: Callable[[str], Awaitable[bool]] | None = None,
+    rate_limiter: Callable[[str], Awaitable[Admission]] | None = None,
     on_served: Callable[[Request], None] | None = None,
 ) -> CommandCore:
     return CommandCore(services, routers(), rate_limiter=rate_limiter, on_served=on_served)

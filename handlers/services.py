@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from alerts.domain.freshness import Freshness
 from bot.backtest import History, run_backtest
 from bot.config import Settings
 from bot.history import stored_history
@@ -112,7 +113,7 @@ class Services:
 
     def index_stale(self, age: float | None) -> bool:
         """R2K data older than three index polls (or never fetched) is stale."""
-        return age is None or age > 3 * self.settings.index_poll_interval_seconds
+        return age is None or age > Freshness(self.settings.index_poll_interval_seconds).max_age
 
     async def fresh_snapshot(self, symbol: str) -> tuple[Snapshot | None, bool]:
         """The snapshot and whether it is stale."""

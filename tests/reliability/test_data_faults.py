@@ -47,7 +47,7 @@ def build_app(
 def collector(app: App) -> list[Reply]:
     pushed: list[Reply] = []
 
-    async def push(chat: str, reply: Reply) -> None:
+    async def push(chat: str, reply: Reply, *_: object) -> None:
         pushed.append(reply)
 
     app.pushers["tg"] = push
