@@ -39,7 +39,7 @@ from bot.realtime import build_feed
 from bot.signals import SignalDetector
 from bot.stats import StatsSource, fired_today_field
 from bot.store import MarketStore
-from handlers.core import Admission
+from handlers.core import COMMANDS_PER_MINUTE, Admission
 from handlers.digest_cmds import build_digest
 from handlers.notify import render_jobs
 from handlers.registry import build_core
@@ -47,7 +47,6 @@ from handlers.reply import DeliveryDeferred, Reply
 from handlers.services import Services
 
 log = logging.getLogger(__name__)
-COMMANDS_PER_MINUTE = 20
 EXPIRY_SWEEP_SECONDS = 30.0
 Pusher = Callable[[str, Reply, SendClass], Awaitable[None]]
 
