@@ -30,7 +30,7 @@ from alerts.domain.delivery import SendClass
 from alerts.storage.send_budget import SendBudget
 from alerts.subscriptions import SIGNALS
 from handlers.chart_cmds import RANGES
-from handlers.core import CommandCore
+from handlers.core import SLOW_DOWN, CommandCore
 from handlers.discord_complete import alert_choices, symbol_choices
 from handlers.discord_ui import CoreButton, alert_text, cut, message_kwargs
 from handlers.reply import ChatUnreachable, DeliveryDeferred, Reply, Request, UserError, error_reply
@@ -362,7 +362,9 @@ class DiscordTransport:
         except Exception:  # the core turns its own failures into replies; this is e.g. Redis
             log.exception("discord: command failed")
             reply = error_reply(UserError("Something went wrong on our side; please try again."))
-        reply = reply or Reply("Nothing to say to that.")
+        # None: over the chat's command budget and already told; an interaction still
+        # needs an answer, so the refusal again, seen by the caller only (ephemeral)
+        reply = reply or error_reply(SLOW_DOWN)
         await self.answer(interaction, reply, private=private, channel=channel)
 
     async def answer(

@@ -26,7 +26,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 from telegram.ext import BaseRateLimiter
 
-from alerts.domain.delivery import SendClass
+from alerts.domain.delivery import TELEGRAM, SendClass
 from alerts.outbox import Coalesce
 from alerts.storage.send_budget import SendBudget
 from handlers.reply import ChatUnreachable, DeliveryDeferred, Reply
@@ -35,12 +35,11 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 4096
 MAX_CAPTION_CHARS = 1024
-# Any 1 s window holds at most burst + rate = 30.2 sends, so never a 31st; the burst of 2
-# absorbs timer lateness, so the sustained rate really is 28.2/s.
-OVERALL_PER_SECOND = 28.2
-OVERALL_BURST = 2
-CHAT_SECONDS_PER_MESSAGE = 1.0
-GROUP_SECONDS_PER_MESSAGE = 3.1  # 60 s / 20, rounded up: never 21 in one minute
+# The local fallback buckets keep the same limits as the shared budget (alerts/domain).
+OVERALL_PER_SECOND = TELEGRAM.per_second
+OVERALL_BURST = TELEGRAM.burst
+CHAT_SECONDS_PER_MESSAGE = TELEGRAM.chat_seconds
+GROUP_SECONDS_PER_MESSAGE = TELEGRAM.group_seconds
 MAX_RETRIES = 8  # 429s retried inside the limiter before the job is deferred
 CHAT_LIMITERS_KEPT = 1024
 LIMITED_METHODS = frozenset(
