@@ -30,7 +30,9 @@ async def test_a_job_held_past_the_claim_idle_time_is_not_taken_over(
     async def fast(chat: str, jobs: list[Job]) -> None:
         sends.append(chat)
 
-    holder = DeliveryWorker(redis, keys, slow, consumer="holder", claim_idle_ms=IDLE_MS)
+    holder = DeliveryWorker(  # its read-ahead full: the read loop waits meanwhile
+        redis, keys, slow, consumer="holder", claim_idle_ms=IDLE_MS, max_inflight=1
+    )
     other = DeliveryWorker(redis, keys, fast, consumer="other", claim_idle_ms=IDLE_MS)
     await holder.ensure_group()
     fields = {"t": "signal", "chat": "tg:1", "at": "0", "title": "Held", "body": "x"}
