@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import math
 import warnings
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
@@ -37,7 +38,7 @@ MAX_MESSAGE_CHARS = 4096
 MAX_CAPTION_CHARS = 1024
 # The local fallback buckets keep the same limits as the shared budget (alerts/domain).
 OVERALL_PER_SECOND = TELEGRAM.per_second
-OVERALL_BURST = TELEGRAM.burst
+OVERALL_BURST = math.ceil(TELEGRAM.burst)
 CHAT_SECONDS_PER_MESSAGE = TELEGRAM.chat_seconds
 GROUP_SECONDS_PER_MESSAGE = TELEGRAM.group_seconds
 MAX_RETRIES = 8  # 429s retried inside the limiter before the job is deferred

@@ -28,11 +28,16 @@ class SendClass(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Budget:
-    """One token's limits: overall sends per second (with a small burst), and the least
-    spacing between two sends to one private chat and to one group (0: not limited)."""
+    """One token's limits: overall sends per second, and the least spacing between two
+    sends to one private chat and to one group (0: not limited).
+
+    `burst` is how many sends may go out back to back; a fraction lets a send that came
+    late be caught up by the next one (1.5: up to half an interval early) without ever
+    putting more than `per_second + burst - 1` sends in one second.
+    """
 
     per_second: float
-    burst: int = 1
+    burst: float = 1.0
     chat_seconds: float = 0.0
     group_seconds: float = 0.0
 
@@ -41,8 +46,9 @@ class Budget:
 
 
 # Telegram: ~30 messages/s per bot, ~1/s per chat, 20/min per group (Bot API FAQ). Evenly
-# spaced at 28.2/s with a burst of 2, any one-second window holds at most 30 sends.
-TELEGRAM = Budget(per_second=28.2, burst=2, chat_seconds=1.0, group_seconds=3.1)
+# spaced at 28.2/s, any one-second window holds at most 29 sends as taken, which leaves
+# one for network jitter between replicas before Telegram's 30th.
+TELEGRAM = Budget(per_second=28.2, burst=1.5, chat_seconds=1.0, group_seconds=3.1)
 # With allow_paid_broadcast Telegram takes up to 1,000 messages/s (0.1 Star each beyond the
 # free 30/s); broadcasts then draw on this budget, personal messages keep TELEGRAM's.
 TELEGRAM_PAID_BROADCAST = Budget(per_second=900.0, burst=5, chat_seconds=1.0, group_seconds=3.1)
