@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bench import (
     chart_bench,
+    delivery_budget_bench,
     engine_bench,
     engine_cost_bench,
     realtime_bench,
@@ -82,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             realtime_bench.NAME,
             chart_bench.NAME,
             engine_cost_bench.NAME,
+            delivery_budget_bench.NAME,
         ],
         help="run one benchmark",
     )
@@ -98,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         return chart_bench.main(url, quick=args.quick, out=args.out)
     if args.only == engine_cost_bench.NAME:
         return run_engine_cost(url, quick=args.quick, out=args.out)
+    if args.only == delivery_budget_bench.NAME:
+        return delivery_budget_bench.main(url, quick=args.quick, out=args.out)
     config = engine_config(args)
     # A smaller run never overwrites the full-size numbers.
     section = "engine" if config.alerts == engine_bench.FULL_ALERTS else "engine_quick"
@@ -118,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         telegram_bench.main(url, quick=args.quick, out=args.out)
         realtime_bench.main(url, quick=args.quick, out=args.out)
         chart_bench.main(url, quick=args.quick, out=args.out)
+        delivery_budget_bench.main(url, quick=args.quick, out=args.out)
     return 0  # a missed target is reported (FAIL rows), not an error of the run
 
 

@@ -167,7 +167,7 @@ class RealtimeBench:
         http = self.http
         assert http is not None
 
-        async def push(chat: str, reply: Reply) -> None:  # a minimal chat transport
+        async def push(chat: str, reply: Reply, *_: object) -> None:  # a minimal chat transport
             async with http.post(self.sink.url, json={"chat": chat, "text": reply.plain_text()}):
                 pass
 

@@ -19,8 +19,11 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from alerts.domain.delivery import DISCORD, TELEGRAM, TELEGRAM_PAID_BROADCAST
+from alerts.domain.freshness import Freshness
 from alerts.domain.market import DailyClose, IndexSource, TickBatch, TickerSource
 from alerts.storage.chart_cache import ChartCache
+from alerts.storage.command_budget import CommandBudget
 from alerts.storage.digests import Digests, DigestScheduler
 from alerts.storage.engine import Engine
 from alerts.storage.keys import Keys
@@ -29,6 +32,7 @@ from alerts.storage.market_store import MarketStore
 from alerts.storage.migrate import migrate
 from alerts.storage.outbox import DeliveryWorker
 from alerts.storage.scripts import BadRecords
+from alerts.storage.send_budget import SendBudget
 from alerts.storage.subscriptions import Subscriptions
 from alerts.storage.watchlists import Watchlists
 from alerts.usecases.alerts import AlertService
@@ -50,7 +54,6 @@ from handlers.chat.signal_view import signal_notice
 from handlers.chat.symbols import SymbolParser
 
 log = logging.getLogger(__name__)
-COMMANDS_PER_MINUTE = 20
 EXPIRY_SWEEP_SECONDS = 30.0
 
 
@@ -108,7 +111,13 @@ class App:
         self.metrics = Metrics()
         self.bad_records = BadRecords(on_new=self.metrics.bad_records.inc)
         self.store = MarketStore(redis, self.keys, bad=self.bad_records)
-        universe, freshness = settings.universe, settings.freshness
+        # ccxt's own throttle may be slower than the configured interval (bot/feeds/exchange.py)
+        throttle = float(getattr(exchange, "batch_seconds", 0.0))
+        universe = settings.universe
+        freshness = Freshness.of(
+            settings.poll_interval_seconds, settings.index_poll_interval_seconds, throttle
+        )
+        self.freshness = freshness
         self.watchlists = Watchlists(
             redis, self.keys, defaults=universe.tracked_symbols,
             cap=settings.max_tracked_symbols, per_chat=settings.max_symbols_per_chat, clock=clock,
@@ -181,7 +190,7 @@ class App:
         )
         self.core = build_core(
             self.services,
-            rate_limiter=self.allow_command,
+            rate_limiter=CommandBudget(redis, self.keys).admit,
             on_served=lambda req: self.metrics.commands.labels(req.transport).inc(),
         )
         self.health = HealthServer(self.health_check, self.metrics, settings.http_port)
@@ -210,18 +219,6 @@ class App:
     async def _observe_tick(self, batch: TickBatch) -> None:
         self.metrics.data_age.labels("exchange").set(max(0.0, self.clock() - batch.fetched_at))
 
-    async def allow_command(self, chat: str) -> bool:
-        """Per-chat command budget (20/min) so one chat cannot flood the bot or Redis."""
-        if chat.startswith("console:"):
-            return True
-        key = self.keys.command_rate(chat)
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.incr(key)
-        pipe.expire(key, 60, nx=True)
-        pipe.sadd(self.keys.users, chat)  # who uses the bot, for /stats
-        count, *_ = await pipe.execute()
-        return int(count) <= COMMANDS_PER_MINUTE
-
     async def health_check(self) -> tuple[bool, dict[str, object]]:
         """Healthy when Redis answers and the last good exchange poll is fresh."""
         details: dict[str, object] = {}
@@ -245,7 +242,7 @@ class App:
         if stopped:  # a background loop that ended is a bug: say so instead of limping on
             details["reason"] = f"background loops stopped: {', '.join(stopped)}"
             return False, details
-        if self.settings.freshness.price_stale(status.last_ok, now):
+        if self.freshness.price_stale(status.last_ok, now):
             details["reason"] = "no fresh exchange data"
             return False, details
         return True, details
@@ -255,9 +252,17 @@ class App:
     ) -> None:
         """Start the HTTP server, the transports and the background loops."""
         await migrate(self.redis, self.keys, self.bad_records)  # before any command or tick
+        prices = self.freshness.prices
+        if prices.interval_too_short:
+            log.warning(
+                "POLL_INTERVAL_SECONDS=%g is shorter than the exchange client can poll "
+                "(%.2f s per batched request): polls come every %.2f s; data counts as stale "
+                "after %.1f s", prices.interval, prices.throttle, prices.period, prices.max_age,
+            )  # fmt: skip
         if telegram and self.settings.telegram_bot_token is not None:
             from handlers.telegram.transport import TelegramTransport
 
+            paid = TELEGRAM_PAID_BROADCAST if self.settings.telegram_paid_broadcast else None
             self.telegram = TelegramTransport(
                 self.core,
                 self.settings.telegram_bot_token.get_secret_value(),
@@ -265,6 +270,11 @@ class App:
                 allowed_chats=self.settings.allowed_chat_ids,
                 admin_chats=self.settings.admin_chat_ids,
                 webhook_url=self.settings.telegram_webhook_url,
+                budget=SendBudget(
+                    self.redis, self.keys, self.settings.telegram_bot_token.get_secret_value(),
+                    TELEGRAM, paid_broadcast=paid,
+                ),
+                paid_broadcast=self.settings.telegram_paid_broadcast,
             )
             if http:  # webhook mode (TELEGRAM_WEBHOOK_URL): a route on HTTP_PORT
                 self.telegram.mount_webhook(self.health.app)
@@ -287,6 +297,7 @@ class App:
                 api_url=self.settings.discord_api_url,
                 gateway_url=self.settings.discord_gateway_url,
                 guild_id=self.settings.discord_guild_id,
+                budget=SendBudget(self.redis, self.keys, dc_token.get_secret_value(), DISCORD),
             )
             # Like Telegram polling, the gateway (which receives slash commands) is a
             # leader duty when leadership runs; every replica can push over REST.

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
     telegram_webhook_url: str | None = None
+    telegram_paid_broadcast: bool = False  # signals with allow_paid_broadcast (costs Stars)
     discord_bot_token: SecretStr | None = None
     discord_api_url: str = "https://discord.com/api/v10"
     discord_gateway_url: str | None = None
@@ -126,7 +127,7 @@ class Settings(BaseSettings):
     @property
     def freshness(self) -> Freshness:
         """Staleness judged against the configured poll intervals."""
-        return Freshness(self.poll_interval_seconds, self.index_poll_interval_seconds)
+        return Freshness.of(self.poll_interval_seconds, self.index_poll_interval_seconds)
 
     def secrets(self) -> list[str]:
         """Secret values that log output must never contain."""

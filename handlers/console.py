@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterable
 from typing import TextIO
 
+from alerts.domain.delivery import SendClass
 from handlers.chat.core import CommandCore
 from handlers.chat.reply import Reply, Request
 
@@ -38,8 +39,10 @@ class ConsoleTransport:
     def show(self, prompt: str, text: str) -> None:
         print(f"> {prompt}\n{text}\n", file=self.out, flush=True)
 
-    async def push(self, chat: str, reply: Reply) -> None:
-        """Deliver a pushed notification (alerts, signals) to the console."""
+    async def push(
+        self, chat: str, reply: Reply, send_class: SendClass = SendClass.PERSONAL
+    ) -> None:
+        """Deliver a pushed notification (alerts, signals) to the console (no budget)."""
         print(f"🔔 [{chat}]\n{render(reply)}\n", file=self.out, flush=True)
 
     async def run_lines(self, lines: Iterable[str]) -> None:

@@ -90,10 +90,14 @@ async def test_bad_input_gets_short_errors(app: App) -> None:
         assert reply.tone == "error" and len(reply.plain_text()) < 600
 
 
-async def test_per_chat_rate_limit(app: App) -> None:
-    replies = [await ask(app, "/coin LINK", chat="tg:77") for _ in range(22)]
-    assert all(r.tone != "error" for r in replies[:20])
-    assert "Slow down" in replies[-1].title
+async def test_per_chat_rate_limit_refuses_once_then_stays_silent(app: App) -> None:
+    req = Request(chat="tg:77", user="tg:77", text="/coin LINK")
+    replies = [await app.core.handle(req) for _ in range(25)]
+    assert all(r is not None and r.tone != "error" for r in replies[:20])
+    refusal = replies[20]
+    assert refusal is not None and "Slow down" in refusal.title
+    assert replies[21:] == [None] * 4  # one refusal per window, then silence
+    assert (await ask(app, "/coin LINK", chat="tg:78")).tone != "error"  # other chats unaffected
 
 
 async def test_regime_reply_cites_numbers_and_caveat(app: App) -> None:
@@ -106,7 +110,7 @@ async def test_regime_reply_cites_numbers_and_caveat(app: App) -> None:
 async def test_alert_fires_once_through_outbox(app: App) -> None:
     pushed: list[Reply] = []
 
-    async def push(chat: str, reply: Reply) -> None:
+    async def push(chat: str, reply: Reply, *_: object) -> None:
         pushed.append(reply)
 
     app.dispatch.attach("tg", push)
@@ -123,7 +127,7 @@ async def test_alert_fires_once_through_outbox(app: App) -> None:
 
 
 async def test_other_chats_cannot_rearm_or_snooze_by_forged_callbacks(app: App) -> None:
-    async def push(chat: str, reply: Reply) -> None:
+    async def push(chat: str, reply: Reply, *_: object) -> None:
         return None
 
     app.dispatch.attach("tg", push)

@@ -126,7 +126,7 @@ async def schedule_berlin(app: App, chat: str = "tg:1") -> None:
 async def test_digest_arrives_at_the_scheduled_time_with_the_chats_board(app: App) -> None:
     pushed: list[tuple[str, Reply]] = []
 
-    async def push(chat: str, reply: Reply) -> None:
+    async def push(chat: str, reply: Reply, *_: object) -> None:
         pushed.append((chat, reply))
 
     app.dispatch.attach("tg", push)

@@ -356,6 +356,20 @@ async def test_429_burst_on_channel_messages_still_delivers_every_alert_once(
     assert (await app.worker.depth())[1] == 0  # nothing left pending
 
 
+async def test_pushes_spend_the_tokens_shared_global_budget(
+    fake: FakeDiscord, replay_app: App, redis: Redis, prefix: str
+) -> None:
+    """Back-to-back pushes are spaced by the token's 50 requests/s budget in Redis, which
+    another replica with the same token (a second SendBudget here) draws from too."""
+    discord = replay_app.discord
+    assert discord.budget is not None
+    await asyncio.gather(*(discord.push(f"dc:c:{ALERTS}", Reply(f"budget {n}")) for n in range(6)))
+    assert discord.budget.waits >= 1
+    assert len(fake.channel_messages(ALERTS)) == 6
+    names = [key async for key in redis.scan_iter(match=f"{prefix}:budget:*")]
+    assert all(TOKEN not in name for name in names)  # a hash of the token names the budget
+
+
 async def test_dm_403_pauses_the_chat_and_logs_once(
     fake: FakeDiscord, replay_app: App, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -169,7 +169,7 @@ async def test_outage_leaves_stale_data_and_backs_off(
     try:
         await poller.run_once()
         snap = await store.snapshot("LINK/USDT")
-        fresh = Freshness(poll_period=10, index_period=300)
+        fresh = Freshness.of(10, 300)
         assert snap is not None and not fresh.price_stale(snap.fetched_at, clock[0])
         binance.set_outage(503, paths="ticker/24hr")
         for _ in range(4):

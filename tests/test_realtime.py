@@ -85,7 +85,7 @@ async def realtime_app(redis: Redis, prefix: str, **overrides: Any) -> AsyncIter
     app = App(settings, redis, build_exchange(settings), YahooIndexFeed(yahoo.url))
     rig = Rig(binance, app)
 
-    async def push(chat: str, reply: Reply) -> None:
+    async def push(chat: str, reply: Reply, *_: object) -> None:
         rig.pushed.append((chat, reply))
 
     async def observe(batch: TickBatch) -> None:

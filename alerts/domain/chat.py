@@ -77,6 +77,17 @@ class ChatAddress:
         return ":".join(parts)
 
 
+COMMANDS_PER_MINUTE = 20  # per chat: one chat cannot flood the bot (or Redis)
+
+
+class Admission(StrEnum):
+    """The per-chat command budget's verdict."""
+
+    ALLOW = "allow"
+    REFUSE = "refuse"  # the first command over the limit: one refusal per window
+    SILENT = "silent"  # every later one in the window: no reply at all
+
+
 def transport_of(key: str) -> str:
     """The transport prefix of a chat key (`tg`), even for keys this version cannot parse."""
     return key.partition(":")[0]

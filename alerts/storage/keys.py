@@ -46,6 +46,11 @@ several deployments can share one Redis. Types and lifetimes:
 | P:btn:CHAT:NONCE                  | string | one-shot button claim -> what it made, TTL 1 day |
 | P:rearmed:ID                      | string | the alert fired ID was re-armed as, TTL 30 days |
 | P:chartrate:CHAT                  | string | per-chat chart request counter, TTL 60 s |
+| P:budget:{TOK}:all[:paid]         | string | a token's overall send budget (GCRA), TTL ≈ 1 s |
+| P:budget:{TOK}:chat:CHAT          | string | a token's send spacing to one chat, TTL ≤ 3.1 s |
+| P:budget:{TOK}:pause              | string | after a 429: every replica waits out its PTTL |
+
+TOK is `token_id(token)`, a hash: a bot token never appears in a key name.
 
 Legacy keys, read once by the start-up migration and then deleted: `P:ticks:{SYM}`
 (every tick for 25 h), `P:mv:{SYM}:WINDOW:PCT` and `P:mvg:{SYM}` (move groups).
@@ -63,6 +68,7 @@ one prefix hash tag instead (e.g. `KEY_PREFIX={altbot}`) so all keys share a slo
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from alerts.domain.alert import Direction, Series
@@ -81,11 +87,20 @@ SENT_MARK_TTL_SECONDS = 7 * 86400
 SIGNAL_DEDUP_TTL_SECONDS = 400 * 86400
 BACKTEST_HISTORY_SECONDS = 24 * 3600
 CHART_CACHE_SECONDS = 60
+COMMAND_WINDOW_SECONDS = 60  # the per-chat command budget counts per minute
 CHART_RATE_WINDOW_SECONDS = 60
 BUTTON_NONCE_TTL_SECONDS = 86400  # outlives Telegram's redelivery (it keeps updates 24 h)
 BUTTON_PENDING_SECONDS = 30  # a claim whose action died half way frees itself after this
 OUTBOX_GROUP = "delivery"
 
+BUDGET_OVERALL = "all"
+BUDGET_OVERALL_PAID = "all:paid"  # paid broadcasts (TELEGRAM_PAID_BROADCAST) spend this one
+BUDGET_PAUSE = "pause"
+
+
+def token_id(token: str) -> str:
+    """A short hash naming a bot token in keys (the token itself is a secret)."""
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +283,12 @@ class Keys:
 
     def chart_rate(self, chat: str) -> str:
         return f"{self.prefix}:chartrate:{chat}"
+    def budget(self, token_hash: str, name: str) -> str:
+        """A send-budget key of one bot token (`token_id`); `{TOK}` keeps them in one slot."""
+        return f"{self.prefix}:budget:{{{token_hash}}}:{name}"
+
+    def budget_chat(self, token_hash: str, chat: str) -> str:
+        return self.budget(token_hash, f"chat:{chat}")
 
     def pattern(self) -> str:
         """Glob matching every key under this prefix (tests clean up with it)."""

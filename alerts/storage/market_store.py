@@ -58,7 +58,6 @@ class MarketStore:
 
     def __init__(self, redis: Redis, keys: Keys, bad: BadRecords | None = None) -> None:
         # redis-py annotates replies as bytes | str; with decode_responses=True they are str.
-
         self.redis: Any = redis
         self.keys = keys
         self.history = TickHistory(redis, keys, bad or BadRecords())

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from alerts.domain.alert import Alert
 from alerts.domain.errors import ChatUnreachable
@@ -282,6 +282,8 @@ class DeliveryWorker:
         its coalescing gap or its flood limit never holds up the other chats.
         """
         await self.ensure_group()
+        # its own task: the loop below may wait a long time for room in the read-ahead
+        keeper = asyncio.create_task(self._keep_claimed_loop(self.claim_idle_ms / 3000))
         last_reclaim = 0.0
         try:
             while not self._stopping.is_set():
@@ -305,8 +307,27 @@ class DeliveryWorker:
             if self._background:  # graceful stop: finish the jobs in flight
                 await asyncio.gather(*self._background, return_exceptions=True)
         finally:
-            for pending in (*self._background, *self._lane_tasks.values()):
+            for pending in (keeper, *self._background, *self._lane_tasks.values()):
                 pending.cancel()
+
+    async def _keep_claimed_loop(self, every: float) -> None:
+        """Reset the idle time of the jobs this worker still holds (read, not yet sent).
+
+        With one send budget per token shared by all replicas, a job may wait in this
+        worker longer than `claim_idle_ms` for its slot; without this heartbeat another
+        worker would take it over and send it a second time.
+        """
+        while True:
+            await asyncio.sleep(every)
+            ids = list(self._inflight)
+            try:
+                for start in range(0, len(ids), self.batch):
+                    await self.redis.xclaim(
+                        self.keys.outbox, OUTBOX_GROUP, self.consumer, 0,
+                        ids[start : start + self.batch], justid=True,
+                    )  # fmt: skip
+            except RedisError as exc:
+                log.warning("could not keep the claims in flight fresh: %s", exc)
 
     def _settled(self, task: asyncio.Task[int]) -> None:
         self._background.discard(task)

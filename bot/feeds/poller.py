@@ -273,6 +273,7 @@ class Poller:
     ) -> None:
         while True:
             retry_after = None
+            started = time.monotonic()
             try:
                 await step()
             except MarketError as exc:
@@ -281,7 +282,10 @@ class Poller:
                 log.exception("%s poll crashed; continuing", kind)
             reraise_swallowed_cancel()
             failures = self._exchange_failures if kind == "exchange" else self._index_failures
-            await asyncio.sleep(self.backoff(interval, failures, retry_after))
+            delay = self.backoff(interval, failures, retry_after)
+            if not failures and retry_after is None:  # keep the schedule: polls start every
+                delay -= time.monotonic() - started  # interval, however long this one took
+            await asyncio.sleep(max(0.0, delay))
 
     async def _history_loop(self) -> None:
         """Hourly, and as soon as new symbols are tracked (their volume means need it)."""

@@ -2,7 +2,9 @@
 
 Feature modules declare their commands and button callbacks on a `Router`
 (aiogram-style); the core merges the routers, validates input once, applies the
-per-chat rate limit and turns every failure into a short, friendly reply.
+per-chat rate limit and turns every failure into a short, friendly reply: over the
+limit a chat gets one refusal per window, then silence; when Redis cannot serve (down,
+read-only, full) the user is told so, and the outage is logged once.
 """
 
 from __future__ import annotations
@@ -13,13 +15,20 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from alerts.domain.chat import Admission
 from alerts.domain.errors import UserError
+from alerts.storage.outage import is_storage_outage
 from handlers.chat.reply import Reply, Request, error_reply
 
 log = logging.getLogger(__name__)
 
 MAX_COMMAND_CHARS = 512
-COMMANDS_PER_MINUTE = 20
+
+SLOW_DOWN = UserError(
+    "Slow down a little: too many commands this minute.", "I'll answer again within a minute."
+)
+STORAGE_DOWN = UserError("Storage is unavailable right now; try again in a minute.")
+
 
 CommandFn = Callable[[Any, Request, list[str]], Awaitable[Reply]]
 CallbackFn = Callable[[Any, Request, list[str]], Awaitable[Reply]]
@@ -91,7 +100,7 @@ class CommandCore:
         services: Any,
         routers: Sequence[Router],
         *,
-        rate_limiter: Callable[[str], Awaitable[bool]] | None = None,
+        rate_limiter: Callable[[str], Awaitable[Admission]] | None = None,
         on_served: Callable[[Request], None] | None = None,
     ) -> None:
         self.services = services
@@ -103,20 +112,29 @@ class CommandCore:
         self._allow = rate_limiter
         self._on_served = on_served
         self.served = 0
+        self._storage_down = False
 
     def menu(self) -> list[CommandSpec]:
         """Commands in declaration order, for menus and /help."""
         return list(self.commands.values())
 
-    async def _guarded(self, req: Request, act: Callable[[], Awaitable[Reply]]) -> Reply:
-        if self._allow is not None and not await self._allow(req.chat):
-            return error_reply(UserError("Slow down a little: too many commands this minute."))
+    async def _guarded(self, req: Request, act: Callable[[], Awaitable[Reply]]) -> Reply | None:
+        """Run a command within the chat's budget; None: over it and already told."""
         started = time.perf_counter()
         try:
+            admission = Admission.ALLOW if self._allow is None else await self._allow(req.chat)
+            if admission is not Admission.ALLOW:
+                return error_reply(SLOW_DOWN) if admission is Admission.REFUSE else None
             reply = await act()
+            self._storage_back()
         except UserError as err:
             reply = error_reply(err)
-        except Exception:
+        except Exception as exc:
+            if is_storage_outage(exc):
+                if not self._storage_down:
+                    log.error("storage unavailable, commands answer so: %s", exc)
+                self._storage_down = True
+                return error_reply(STORAGE_DOWN)
             log.exception("command failed: %r", req.text[:80])
             reply = error_reply(UserError("Something went wrong on our side; please try again."))
         self.served += 1
@@ -149,10 +167,20 @@ class CommandCore:
             )
         return await self._guarded(req, lambda: spec.handler(self.services, req, args))
 
+    def _storage_back(self) -> None:
+        if self._storage_down:
+            log.warning("storage answers again")
+        self._storage_down = False
+
     async def handle_callback(self, req: Request, data: str) -> Reply:
-        """Answer a button press; stale or forged data gets a polite answer."""
+        """Answer a button press; stale or forged data gets a polite answer.
+
+        Over the budget every press still gets the refusal: it is a toast only the
+        presser sees (Telegram), not a message in the chat.
+        """
         verb, *args = data.split(":")
         fn = self.callbacks.get(verb)
         if fn is None or len(data) > 64:
             return error_reply(UserError("That button is no longer valid."))
-        return await self._guarded(req, lambda: fn(self.services, req, args))
+        reply = await self._guarded(req, lambda: fn(self.services, req, args))
+        return reply or error_reply(SLOW_DOWN)

@@ -2,8 +2,9 @@
 
 The outbox worker hands over one chat's jobs; this renders them as one `Reply`
 (handlers/chat/notify.py) and calls the push of the transport named by the chat
-key's prefix (`tg`, `dc`, `console`). Transports attach their push when they start;
-a chat whose transport this process does not run is deferred (another replica may).
+key's prefix (`tg`, `dc`, `console`), saying whether it is a broadcast (paid
+broadcasts). Transports attach their push when they start; a chat whose transport
+this process does not run is deferred (another replica may).
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from alerts.domain.chat import transport_of
+from alerts.domain.delivery import SendClass
 from alerts.domain.errors import DeliveryDeferred
 from alerts.storage.outbox import Job
 from handlers.chat.notify import render_jobs
 from handlers.chat.reply import Reply
 
-Pusher = Callable[[str, Reply], Awaitable[None]]
+Pusher = Callable[[str, Reply, SendClass], Awaitable[None]]
 
 
 def no_count(transport: str, jobs: int) -> None:
@@ -40,5 +42,5 @@ class Dispatcher:
         push = self._pushers.get(transport)
         if push is None:
             raise DeliveryDeferred(f"no transport for {transport} in this process")
-        await push(chat, render_jobs(jobs))
+        await push(chat, render_jobs(jobs), SendClass.of(job.kind for job in jobs))
         self.on_delivered(transport, len(jobs))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from alerts.domain.chat import Admission
 from handlers.chat.commands import admin, alerts, charts, digest, market, signals, watch
 from handlers.chat.core import CommandCore, CommandSpec, Router
 from handlers.chat.reply import Request
@@ -29,7 +30,7 @@ def all_commands() -> list[CommandSpec]:
 
 def build_core(
     services: Services,
-    rate_limiter: Callable[[str], Awaitable[bool]] | None = None,
+    rate_limiter: Callable[[str], Awaitable[Admission]] | None = None,
     on_served: Callable[[Request], None] | None = None,
 ) -> CommandCore:
     return CommandCore(services, routers(), rate_limiter=rate_limiter, on_served=on_served)

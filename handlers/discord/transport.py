@@ -24,11 +24,14 @@ import aiohttp
 import discord
 import yarl
 from discord import app_commands
+from redis.exceptions import RedisError
 
+from alerts.domain.delivery import SendClass
 from alerts.domain.errors import ChatUnreachable, DeliveryDeferred, UserError
+from alerts.storage.send_budget import SendBudget
 from alerts.storage.subscriptions import SIGNALS
 from handlers.chat.commands.charts import RANGES
-from handlers.chat.core import CommandCore
+from handlers.chat.core import SLOW_DOWN, CommandCore
 from handlers.chat.reply import Reply, Request, error_reply
 from handlers.chat.services import Services
 from handlers.discord.complete import alert_choices, symbol_choices
@@ -96,8 +99,10 @@ class DiscordTransport:
         guild_id: int | None = None,
         guild_ready_timeout: float = GUILD_READY_TIMEOUT,
         ready_timeout: float = READY_TIMEOUT,
+        budget: SendBudget | None = None,
     ) -> None:
         self.core = core
+        self.budget = budget  # the token's global 50 requests/s, shared by every replica
         self.services: Services = core.services
         self.token = token
         self.api_url = api_url
@@ -358,7 +363,9 @@ class DiscordTransport:
         except Exception:  # the core turns its own failures into replies; this is e.g. Redis
             log.exception("discord: command failed")
             reply = error_reply(UserError("Something went wrong on our side; please try again."))
-        reply = reply or Reply("Nothing to say to that.")
+        # None: over the chat's command budget and already told; an interaction still
+        # needs an answer, so the refusal again, seen by the caller only (ephemeral)
+        reply = reply or error_reply(SLOW_DOWN)
         await self.answer(interaction, reply, private=private, channel=channel)
 
     async def answer(
@@ -389,11 +396,17 @@ class DiscordTransport:
         return await alert_choices(self.services, user_chat(interaction.user.id), current)
 
     # ----------------------------------------------------------------- pushes
-    async def push(self, chat: str, reply: Reply) -> None:
-        """Deliver to `dc:u:<user>` (DM) or `dc:c:<channel>`; 403/404 → ChatUnreachable."""
+    async def push(
+        self, chat: str, reply: Reply, send_class: SendClass = SendClass.PERSONAL
+    ) -> None:
+        """Deliver to `dc:u:<user>` (DM) or `dc:c:<channel>`; 403/404 → ChatUnreachable.
+
+        Discord has no paid broadcasts: every class spends the same global budget.
+        """
         _, kind, raw = [*chat.split(":", 2), "", ""][:3]
         if kind not in ("u", "c") or not raw.isdigit():
             raise ChatUnreachable(f"not a Discord chat key: {chat!r}")
+        await self._spend(2 if kind == "u" else 1)  # a DM may cost a create-DM call too
         try:
             target = await self._target(kind, int(raw))
             # discord.py waits out 429s itself (retry_after), so nothing is dropped on one
@@ -404,6 +417,15 @@ class DiscordTransport:
             raise DeliveryDeferred(f"Discord answered {exc.status}: {exc.text}") from exc
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise DeliveryDeferred(f"Discord unreachable: {exc!r}") from exc
+
+    async def _spend(self, requests: int) -> None:
+        """Requests from the token's shared global budget (discord.py keeps per-route ones)."""
+        if self.budget is None:
+            return
+        try:
+            await self.budget.acquire(cost=requests)
+        except RedisError as exc:  # discord.py still waits out any 429 it gets
+            log.warning("discord: shared send budget unavailable (%s)", exc)
 
     async def _target(self, kind: str, target_id: int) -> discord.abc.Messageable:
         if kind == "u":

@@ -1,10 +1,12 @@
 """Sending to Telegram within its flood limits, and mapping its errors to delivery outcomes.
 
 Telegram's limits (Bot API FAQ): about 30 messages/s overall, about 1 message/s to one
-chat, 20 messages/minute to one group. `FloodLimiter` is a PTB rate limiter built on
-aiolimiter's leaky buckets with small capacities (no bursts past the limits); only
-sending methods are throttled. On a 429 it holds every send for the `retry_after`
-Telegram gave and resends, so nothing is dropped.
+chat, 20 messages/minute to one group — per bot token, however many replicas send.
+`FloodLimiter` is a PTB rate limiter: every send takes a slot from the token's shared
+budget in Redis (alerts/storage/send_budget.py); only sending methods are throttled. On a
+429 it holds every send, in every replica, for the `retry_after` Telegram gave and resends,
+so nothing is dropped. Small aiolimiter buckets per process are the fallback while Redis
+refuses the budget's writes (one process then keeps to the whole budget on its own).
 """
 
 from __future__ import annotations
@@ -12,31 +14,34 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import math
 import warnings
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
 from aiolimiter import AsyncLimiter
+from redis.exceptions import RedisError
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 from telegram.ext import BaseRateLimiter
 
+from alerts.domain.delivery import TELEGRAM, SendClass
 from alerts.domain.errors import ChatUnreachable, DeliveryDeferred
 from alerts.storage.outbox import Coalesce
+from alerts.storage.send_budget import SendBudget
 from handlers.chat.reply import Reply
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 4096
 MAX_CAPTION_CHARS = 1024
-# Any 1 s window holds at most burst + rate = 30.2 sends, so never a 31st; the burst of 2
-# absorbs timer lateness, so the sustained rate really is 28.2/s.
-OVERALL_PER_SECOND = 28.2
-OVERALL_BURST = 2
-CHAT_SECONDS_PER_MESSAGE = 1.0
-GROUP_SECONDS_PER_MESSAGE = 3.1  # 60 s / 20, rounded up: never 21 in one minute
+# The local fallback buckets keep the same limits as the shared budget (alerts/domain).
+OVERALL_PER_SECOND = TELEGRAM.per_second
+OVERALL_BURST = math.ceil(TELEGRAM.burst)
+CHAT_SECONDS_PER_MESSAGE = TELEGRAM.chat_seconds
+GROUP_SECONDS_PER_MESSAGE = TELEGRAM.group_seconds
 MAX_RETRIES = 8  # 429s retried inside the limiter before the job is deferred
 CHAT_LIMITERS_KEPT = 1024
 LIMITED_METHODS = frozenset(
@@ -62,11 +67,12 @@ def retry_after_seconds(exc: RetryAfter) -> float:
 
 
 class FloodLimiter(BaseRateLimiter[int]):
-    """PTB rate limiter on aiolimiter buckets: the bot overall, each chat, each group.
+    """PTB rate limiter: the token's shared budget (the bot overall, each chat, each group).
 
     Unlike PTB's `AIORateLimiter`, a 429 pause holds requests *before* they take a slot
     (a request that got a slot during the pause queues again), so the pause is not
     followed by a burst that trips the limit again. Only sending methods are limited.
+    A request carrying `allow_paid_broadcast` spends the paid-broadcast budget.
     """
 
     def __init__(
@@ -78,7 +84,10 @@ class FloodLimiter(BaseRateLimiter[int]):
         group_seconds: float = GROUP_SECONDS_PER_MESSAGE,
         max_retries: int = MAX_RETRIES,
         on_retry_after: Callable[[float], None] | None = None,
+        budget: SendBudget | None = None,
     ) -> None:
+        self.budget = budget  # None: this process alone keeps to the limits (demo, tests)
+        self._budget_down = False
         self._overall = AsyncLimiter(overall_burst, overall_burst / overall_per_second)
         self._chat_seconds = chat_seconds
         self._group_seconds = group_seconds
@@ -101,23 +110,48 @@ class FloodLimiter(BaseRateLimiter[int]):
         if limiter is None:
             if len(self._chats) >= CHAT_LIMITERS_KEPT:  # forget idle chats (a full bucket)
                 self._chats = {c: lim for c, lim in self._chats.items() if not lim.has_capacity()}
-            group = isinstance(chat_id, str) or chat_id < 0
+            group = is_group(chat_id)
             seconds = self._group_seconds if group else self._chat_seconds
             limiter = self._chats[chat_id] = AsyncLimiter(1, seconds)
         return limiter
 
-    async def _slot(self, chat: AsyncLimiter | None) -> None:
+    async def _slot(self, key: int | str | None, paid: bool) -> None:
         """Wait for this chat's turn and the bot's; a 429 pause in between means queue again."""
+        chat = self._chat_limiter(key) if key is not None else None
         while True:
             await self._open.wait()
             if chat is not None:
                 await chat.acquire()
-            await self._overall.acquire()
+            if not await self._shared_slot(key, paid):
+                await self._overall.acquire()
             if self._open.is_set():
                 return
 
+    async def _shared_slot(self, key: int | str | None, paid: bool) -> bool:
+        """A slot of the token's budget in Redis; False when there is none to ask."""
+        if self.budget is None:
+            return False
+        send_class = SendClass.BROADCAST if paid else SendClass.PERSONAL
+        chat = None if key is None else str(key)
+        try:
+            await self.budget.acquire(chat, group=is_group(key), send_class=send_class)
+        except RedisError as exc:
+            if not self._budget_down:
+                log.warning("shared send budget unavailable (%s); limiting locally", exc)
+            self._budget_down = True
+            return False
+        if self._budget_down:
+            log.info("shared send budget is back")
+        self._budget_down = False
+        return True
+
     async def _pause(self, seconds: float) -> None:
         """Hold every send for the `retry_after` Telegram gave (its limits are per bot)."""
+        if self.budget is not None:
+            try:
+                await self.budget.pause(seconds)  # every other replica holds too
+            except RedisError as exc:
+                log.warning("could not share a telegram 429 pause: %s", exc)
         loop = asyncio.get_running_loop()
         self._resume_at = max(self._resume_at, loop.time() + seconds)
         self._open.clear()
@@ -142,11 +176,11 @@ class FloodLimiter(BaseRateLimiter[int]):
             return await callback(*args, **kwargs)
         chat_id = data.get("chat_id")
         key = _as_int(chat_id) if _as_int(chat_id) is not None else chat_id
-        chat = self._chat_limiter(key) if isinstance(key, int | str) else None
+        paid = bool(data.get("allow_paid_broadcast"))
         retries = self.max_retries if rate_limit_args is None else rate_limit_args
         attempt = 0
         while True:
-            await self._slot(chat)
+            await self._slot(key if isinstance(key, int | str) else None, paid)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
@@ -159,6 +193,11 @@ class FloodLimiter(BaseRateLimiter[int]):
                 attempt += 1
                 log.info("telegram 429 on %s: holding all sends for %.1f s", endpoint, wait)
                 await self._pause(wait)
+
+
+def is_group(chat_id: int | str | None) -> bool:
+    """Groups have negative ids (or an @username); private chats positive ones."""
+    return isinstance(chat_id, str) or (chat_id is not None and chat_id < 0)
 
 
 def _as_int(value: object) -> int | None:
@@ -242,14 +281,20 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
 
 
 class TelegramSender:
-    """Sends replies to chat ids; `push` turns Telegram's answers into outbox outcomes."""
+    """Sends replies to chat ids; `push` turns Telegram's answers into outbox outcomes.
 
-    def __init__(self, bot: Bot) -> None:
+    With `paid_broadcast` (TELEGRAM_PAID_BROADCAST) broadcast pushes are sent with
+    `allow_paid_broadcast`: up to 1,000 messages/s, billed in Stars beyond the free 30/s.
+    """
+
+    def __init__(self, bot: Bot, *, paid_broadcast: bool = False) -> None:
         self.bot = bot
+        self.paid_broadcast = paid_broadcast
 
-    async def send(self, chat_id: int, reply: Reply) -> None:
+    async def send(self, chat_id: int, reply: Reply, *, paid: bool = False) -> None:
         """A photo with caption when the reply has an image, else text split at 4096."""
         markup = keyboard(reply)
+        paid_flag = True if paid else None  # None: the field is not sent at all
         if reply.image:
             text = render_html(reply)
             caption = (
@@ -261,6 +306,7 @@ class TelegramSender:
                 caption=caption,
                 parse_mode=ParseMode.HTML,
                 reply_markup=markup,
+                allow_paid_broadcast=paid_flag,
             )
             if caption == text:
                 return
@@ -274,16 +320,24 @@ class TelegramSender:
                     parse_mode=ParseMode.HTML,
                     reply_markup=markup if last else None,
                     disable_web_page_preview=True,
+                    allow_paid_broadcast=paid_flag,
                 )
             except BadRequest as exc:
                 if "parse entities" not in exc.message.lower():
                     raise
                 log.error("telegram refused our HTML (%s); sending plain text", exc.message)
                 plain = reply.plain_text() if len(chunks) == 1 else chunk
-                await self.bot.send_message(chat_id, plain[:MAX_MESSAGE_CHARS], reply_markup=markup)
+                await self.bot.send_message(
+                    chat_id,
+                    plain[:MAX_MESSAGE_CHARS],
+                    reply_markup=markup,
+                    allow_paid_broadcast=paid_flag,
+                )
 
-    async def push(self, chat: str, reply: Reply) -> None:
-        """Deliver a notification to `tg:<id>`.
+    async def push(
+        self, chat: str, reply: Reply, send_class: SendClass = SendClass.PERSONAL
+    ) -> None:
+        """Deliver a notification to `tg:<id>`; broadcasts may be paid ones (see the class).
 
         403 (blocked, kicked, deleted) and 400 "chat not found" raise `ChatUnreachable`
         (the worker pauses the chat); flood limits still hit after the limiter's retries
@@ -292,12 +346,13 @@ class TelegramSender:
         chat_id = _as_int(chat.split(":", 1)[1] if ":" in chat else None)
         if chat_id is None:
             raise ChatUnreachable(f"not a Telegram chat key: {chat!r}")
+        paid = self.paid_broadcast and send_class is SendClass.BROADCAST
         try:
             try:
-                await self.send(chat_id, reply)
+                await self.send(chat_id, reply, paid=paid)
             except ChatMigrated as exc:  # a group became a supergroup: same people, new id
                 log.warning("telegram chat %s moved to %s", chat_id, exc.new_chat_id)
-                await self.send(exc.new_chat_id, reply)
+                await self.send(exc.new_chat_id, reply, paid=paid)
         except Forbidden as exc:
             raise ChatUnreachable(exc.message) from exc
         except BadRequest as exc:

@@ -5,7 +5,9 @@ webhook) so it shares the one asyncio loop with the poller and the engine. No
 business logic here: every command and button goes to the command core; this
 module only knows Telegram's ways — who is a group admin, which commands are
 addressed to this bot, the optional allow-list, and how to answer a button press.
-Sending, flood limits and error mapping live in `handlers.telegram.delivery`.
+Sending, flood limits and error mapping live in `handlers.telegram.delivery`; replies
+go through per-chat lanes (`handlers.chat.reply_lanes`), so an update handler never waits
+for its chat's send spacing while holding one of the concurrent-update slots.
 """
 
 from __future__ import annotations
@@ -37,8 +39,11 @@ from telegram.ext import (
     filters,
 )
 
+from alerts.domain.delivery import SendClass
+from alerts.storage.send_budget import SendBudget
 from handlers.chat.core import CommandCore
 from handlers.chat.reply import Reply, Request
+from handlers.chat.reply_lanes import ReplyLanes
 from handlers.telegram.delivery import (
     COALESCE,
     FloodLimiter,
@@ -50,7 +55,7 @@ log = logging.getLogger(__name__)
 
 ADMIN_CACHE_SECONDS = 60.0
 ADMIN_CACHE_KEPT = 10_000
-CONCURRENT_UPDATES = 32  # one slow chat (waiting on its flood limit) must not stall others
+CONCURRENT_UPDATES = 32  # updates handled at once; replies wait for send slots in lanes
 ANSWER_CHARS = 200  # Telegram's limit for a callback answer
 STALE_BUTTON = "That button is no longer valid."
 NOT_ALLOWED = "Sorry, this altbot is private: this chat is not on its allow-list."
@@ -73,9 +78,11 @@ class TelegramTransport:
         admin_chats: Collection[int] = (),
         webhook_url: str | None = None,
         limiter: FloodLimiter | None = None,
+        budget: SendBudget | None = None,
+        paid_broadcast: bool = False,
     ) -> None:
         self.core = core
-        self.limiter = limiter or FloodLimiter()
+        self.limiter = limiter or FloodLimiter(budget=budget)
         base = api_url.rstrip("/")
         self.app: Application[Any, Any, Any, Any, Any, Any] = (
             ApplicationBuilder()
@@ -90,7 +97,8 @@ class TelegramTransport:
         self.app.add_handler(MessageHandler(commands, self._on_command))
         self.app.add_handler(CallbackQueryHandler(self._on_callback))
         self.app.add_error_handler(self._on_error)
-        self.sender = TelegramSender(self.app.bot)
+        self.sender = TelegramSender(self.app.bot, paid_broadcast=paid_broadcast)
+        self.replies: ReplyLanes[int, Reply] = ReplyLanes(self._send)
         self.coalesce = COALESCE
         self.allowed = frozenset(allowed_chats)
         self.admins = frozenset(admin_chats)
@@ -133,6 +141,7 @@ class TelegramTransport:
 
     async def stop(self) -> None:
         await self.stop_polling()
+        await self.replies.close()
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()
@@ -206,14 +215,14 @@ class TelegramTransport:
         if not self._allowed(chat.id, user.id):
             if chat.id not in self._refused:  # one polite refusal per chat, then silence
                 self._refused.add(chat.id)
-                await self._send(chat.id, Reply(NOT_ALLOWED, tone="warn"))
+                self.replies.put(chat.id, Reply(NOT_ALLOWED, tone="warn"))
             return
         as_group = message.sender_chat is not None and message.sender_chat.id == chat.id
         reply = await self.core.handle(
             await self._request(chat, user, message.text, as_group=as_group)
         )
         if reply is not None:
-            await self._send(chat.id, reply)
+            self.replies.put(chat.id, reply)
 
     async def _on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query, chat, user = update.callback_query, update.effective_chat, update.effective_user
@@ -232,7 +241,7 @@ class TelegramTransport:
             await self._answer(query, " ".join([reply.title, *reply.lines]))
             return
         await self._answer(query, None)
-        await self._send(chat.id, reply)
+        self.replies.put(chat.id, reply)
 
     async def _answer(self, query: CallbackQuery, text: str | None) -> None:
         try:
@@ -254,6 +263,8 @@ class TelegramTransport:
     async def send(self, chat_id: int, reply: Reply) -> None:
         await self.sender.send(chat_id, reply)
 
-    async def push(self, chat: str, reply: Reply) -> None:
+    async def push(
+        self, chat: str, reply: Reply, send_class: SendClass = SendClass.PERSONAL
+    ) -> None:
         """Deliver a pushed notification to `tg:<id>` (see `TelegramSender.push`)."""
-        await self.sender.push(chat, reply)
+        await self.sender.push(chat, reply, send_class)

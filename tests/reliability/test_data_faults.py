@@ -54,7 +54,7 @@ def build_app(
 def collector(app: App) -> list[Reply]:
     pushed: list[Reply] = []
 
-    async def push(chat: str, reply: Reply) -> None:
+    async def push(chat: str, reply: Reply, *_: object) -> None:
         pushed.append(reply)
 
     app.dispatch.attach("tg", push)
