@@ -148,7 +148,10 @@ class DigestScheduler:
         args: list[Any] = [chat, due, packed, next_run, "1" if fields else "0"]
         for name, value in (fields or {}).items():
             args.extend([name, value])
-        keys = [self.keys.digest_due, self.keys.digest_config, self.keys.outbox]
+        keys = [
+            self.keys.digest_due, self.keys.digest_config, self.keys.outbox_digest,
+            self.keys.paused(chat),
+        ]  # fmt: skip
         return bool(await self._claim(keys=keys, args=args))
 
     async def run_once(self) -> int:

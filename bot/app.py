@@ -146,6 +146,7 @@ class App:
             metrics=self.metrics,
             clock=clock,
         )
+        self.services.migrate_chat = self.worker.outcomes.migration.move
         self.services.stats = StatsSource(
             redis, self.keys, self.engine, self.store, self.worker, clock
         )
@@ -180,8 +181,8 @@ class App:
     async def deliver(self, chat: str, jobs: list[Job]) -> None:
         """Render a chat's jobs as one message and hand it to that chat's transport."""
         pusher = self.pushers.get(chat.split(":", 1)[0])
-        if pusher is None:
-            raise DeliveryDeferred(f"no transport for {chat.split(':', 1)[0]} in this process")
+        if pusher is None:  # e.g. its token was removed: retried a few times, then dead letter
+            raise DeliveryDeferred("no transport")
         await pusher(chat, render_jobs(jobs))
         self.metrics.deliveries.labels(chat.split(":", 1)[0]).inc(len(jobs))
 
@@ -225,6 +226,9 @@ class App:
         self.metrics.outbox_depth.set(depth)
         self.metrics.outbox_pending.set(pending)
         details["outbox_backlog"] = pending
+        dead = await self.worker.dead.count()
+        self.metrics.dead_letters.set(dead)
+        details["dead_letters"] = dead
         details["leader"] = await self.lease.holder()
         details["this_replica_leads"] = self.lease.is_leader
         if status.last_ok is None or self.store.is_stale(status.last_ok, now):
@@ -282,6 +286,7 @@ class App:
                 depth, pending = await self.worker.depth()
                 self.metrics.outbox_depth.set(depth)
                 self.metrics.outbox_pending.set(pending)
+                self.metrics.dead_letters.set(await self.worker.dead.count())
                 self.metrics.alerts_active.set(await self.engine.count_active())
             except Exception as exc:
                 log.debug("gauges refresh failed: %s", exc)

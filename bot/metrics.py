@@ -34,6 +34,13 @@ class Metrics:
         self.deliveries = Counter(
             "altbot_deliveries", "Messages delivered", ["transport"], registry=r
         )
+        self.dead_letters = Gauge(
+            "altbot_dead_letters", "Jobs in the dead-letter stream (kept 7 days)", registry=r
+        )
+        self.dead_lettered = Counter(
+            "altbot_dead_lettered", "Jobs this process moved to the dead-letter stream",
+            registry=r,
+        )  # fmt: skip
         self.rate_limited = Counter(
             "altbot_rate_limited", "429 answers received", ["service"], registry=r
         )

@@ -118,7 +118,7 @@ async def list_button(svc: Services, req: Request, args: list[str]) -> Reply:
 async def _list(svc: Services, req: Request) -> Reply:
     service = _alerts(svc)
     alerts = await service.list(req.chat)
-    paused = await service.is_paused(req.chat)
+    paused = await service.paused_reason(req.chat)
     if not alerts:
         return Reply("No alerts yet", ["Set one with /alert LINK above 9.5 or /alert AVAX +40%."])
     lines = []
@@ -134,8 +134,8 @@ async def _list(svc: Services, req: Request) -> Reply:
             f"created {fmt.when(a.created)}{last}" + (f"; {extra}" if extra else "")
         )
         buttons.append([Button(f"Delete #{a.id}", f"del:{a.id}")])
-    if paused:
-        lines.append("⚠️ Deliveries here are paused (a message failed). Send /start to resume.")
+    if paused is not None:
+        lines.append(f"⚠️ Deliveries here are paused ({paused}). Send /start to resume.")
     if len(alerts) > 1:
         buttons.append([Button("Delete all", "delall")])
     title = f"Your alerts ({len(alerts)}/{service.quota})"

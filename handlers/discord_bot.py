@@ -52,6 +52,9 @@ READY_TIMEOUT = 30.0
 # discord.py fires `ready` this long after the last GUILD_CREATE (default 2 s). Nothing here
 # needs a complete guild cache at start-up: guilds arriving later are cached all the same.
 GUILD_READY_TIMEOUT = 0.5
+# Cannot send messages to this user, Unknown Channel, Missing Permissions, Missing Access,
+# Unknown User: each stays true until someone acts (opens DMs, fixes the channel's rights)
+PERMANENT_CODES = frozenset({50007, 10003, 50013, 50001, 10013})
 NO_PERMISSION = "You need the Manage Server permission to use /{verb} for #{channel}."
 
 
@@ -389,7 +392,11 @@ class DiscordTransport:
 
     # ----------------------------------------------------------------- pushes
     async def push(self, chat: str, reply: Reply) -> None:
-        """Deliver to `dc:u:<user>` (DM) or `dc:c:<channel>`; 403/404 → ChatUnreachable."""
+        """Deliver to `dc:u:<user>` (DM) or `dc:c:<channel>`, classifying errors once, here.
+
+        Permanent: 403/404 and the codes of `PERMANENT_CODES` → `ChatUnreachable`;
+        anything else (429 past discord.py's own waits, 5xx, network) → `DeliveryDeferred`.
+        """
         _, kind, raw = [*chat.split(":", 2), "", ""][:3]
         if kind not in ("u", "c") or not raw.isdigit():
             raise ChatUnreachable(f"not a Discord chat key: {chat!r}")
@@ -397,9 +404,9 @@ class DiscordTransport:
             target = await self._target(kind, int(raw))
             # discord.py waits out 429s itself (retry_after), so nothing is dropped on one
             await target.send(**message_kwargs(reply, int(raw) if kind == "c" else None))
-        except (discord.Forbidden, discord.NotFound) as exc:
-            raise ChatUnreachable(f"{exc.status} {exc.text or type(exc).__name__}") from exc
         except discord.HTTPException as exc:
+            if exc.code in PERMANENT_CODES or exc.status in (403, 404):
+                raise ChatUnreachable(f"{exc.status} {exc.text or type(exc).__name__}") from exc
             raise DeliveryDeferred(f"Discord answered {exc.status}: {exc.text}") from exc
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise DeliveryDeferred(f"Discord unreachable: {exc!r}") from exc

@@ -47,6 +47,8 @@ class Services:
     watchlists: Watchlists | None = None
     digests: Digests | None = None
     stats: Callable[[], Awaitable[BotStats]] | None = None  # admin /stats; set by the app
+    # a chat got a new id (group → supergroup): moves its state, returns alerts moved
+    migrate_chat: Callable[[str, str], Awaitable[int]] | None = None
 
     def parse_symbol(self, raw: str | None, *, any_listed: bool = False) -> str:
         """`link`, `LINK`, `LINK/USDT`, `linkusdt` → `LINK/USDT`; anything else: UserError.

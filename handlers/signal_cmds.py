@@ -14,7 +14,7 @@ from handlers.services import Services
 router = Router()
 
 VALID = ", ".join(SIGNALS)
-RESUME = "A message failed to arrive; send /start to resume."
+RESUME = "Send /start to resume."
 PUSH_NOTE = "Each event is pushed once, with what history says about it. Information, not advice."
 
 
@@ -103,8 +103,9 @@ async def _listing(svc: Services, req: Request) -> Reply:
     mine = await _subs(svc).of(req.chat)
     lines = [f"{'✅' if name in mine else '▫️'} {name}: {SIGNALS[name]}" for name in SIGNALS]
     lines.append("Change with /subscribe NAME or /unsubscribe NAME (no name: all).")
-    if svc.alerts is not None and await svc.alerts.is_paused(req.chat):
-        lines.append(f"⚠️ Deliveries to this chat are paused. {RESUME}")
+    why = None if svc.alerts is None else await svc.alerts.paused_reason(req.chat)
+    if why is not None:
+        lines.append(f"⚠️ Deliveries to this chat are paused ({why}). {RESUME}")
     row = []
     if len(mine) < len(SIGNALS):
         row.append(Button("Subscribe to all", f"subs:add:{_names_arg(list(SIGNALS))}"))

@@ -94,6 +94,7 @@ class TelegramTransport:
         )
         commands = filters.COMMAND & filters.UpdateType.MESSAGE  # no edits, no channel posts
         self.app.add_handler(MessageHandler(commands, self._on_command))
+        self.app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self._on_migrate))
         self.app.add_handler(CallbackQueryHandler(self._on_callback))
         self.app.add_error_handler(self._on_error)
         self.sender = TelegramSender(self.app.bot)
@@ -234,6 +235,20 @@ class TelegramTransport:
         )
         if reply is not None:
             await self._send(chat.id, reply)
+
+    async def _on_migrate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A group became a supergroup: its alerts, subscriptions, … follow it to the new id."""
+        message, move = update.message, self.core.services.migrate_chat
+        if message is None or move is None:
+            return
+        if message.migrate_to_chat_id:
+            old, new = message.chat.id, message.migrate_to_chat_id
+        elif message.migrate_from_chat_id:
+            old, new = message.migrate_from_chat_id, message.chat.id
+        else:
+            return
+        moved = await move(chat_key(old), chat_key(new))
+        log.info("telegram chat %s became %s: %d alerts moved", old, new, moved)
 
     async def _on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query, chat, user = update.callback_query, update.effective_chat, update.effective_user

@@ -111,7 +111,7 @@ async def poll_all(app: App) -> None:
 
 
 async def digest_jobs(redis: Redis, keys: Keys) -> list[dict[str, str]]:
-    entries = await redis.xrange(keys.outbox)
+    entries = await redis.xrange(keys.outbox_digest)
     return [fields for _, fields in entries if fields.get("t") == "digest"]
 
 

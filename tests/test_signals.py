@@ -82,7 +82,7 @@ class Env:
         await self.store.save_tickers([ticker], self.now if at is None else at)
 
     async def jobs(self, name: str | None = None) -> list[dict[str, str]]:
-        entries = await self.redis.xrange(self.keys.outbox)
+        entries = await self.redis.xrange(self.keys.outbox_broadcast)
         return [f for _, f in entries if name is None or f.get("name") == name]
 
 
