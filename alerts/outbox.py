@@ -53,7 +53,8 @@ __all__ = ["Coalesce", "DeliveryWorker", "Job", "consumer_name"]
 log = logging.getLogger(__name__)
 LAST_SENT_KEEP = 4096  # chats whose last send time is remembered before pruning
 RETRY_BACKOFF = (5.0, 30.0)  # seconds after the 1st and 2nd failed attempt
-SEND_PERMITS = 16  # sends inside one transport at once: a personal alert waits behind <= 16
+SEND_PERMITS = 8  # sends inside one transport at once: a personal alert waits behind <= 8
+RETRY_ROUNDS = 20  # retry batches per stream and upkeep pass
 Entries = list[tuple[str, dict[str, str]]]
 
 
@@ -320,22 +321,25 @@ class DeliveryWorker:
         """Claim parked jobs whose backoff is over (XCLAIM with min-idle: one worker wins)."""
         total = 0
         for stream in self.streams:
-            if stream.room <= 0:
-                continue
-            rows = await self.redis.xpending_range(
-                stream.key, OUTBOX_GROUP, "-", "+", min(self.batch, stream.room),
-                consumername=RETRY_CONSUMER, idle=self._backoff_ms(1),
-            )  # fmt: skip
-            due: dict[int, list[str]] = defaultdict(list)
-            for row in rows:
-                tries = int(row["times_delivered"])
-                if int(row["time_since_delivered"]) >= self._backoff_ms(tries):
-                    due[tries].append(str(row["message_id"]))
-            for tries, ids in due.items():
-                claimed = await self.redis.xclaim(
-                    stream.key, OUTBOX_GROUP, self.consumer, self._backoff_ms(tries), ids
-                )
-                total += await self._process(stream, claimed, {i: tries + 1 for i in ids})
+            for _ in range(RETRY_ROUNDS):  # a batch settled frees room for the next one
+                if stream.room <= 0:
+                    break
+                rows = await self.redis.xpending_range(
+                    stream.key, OUTBOX_GROUP, "-", "+", min(self.batch, stream.room),
+                    consumername=RETRY_CONSUMER, idle=self._backoff_ms(1),
+                )  # fmt: skip
+                due: dict[int, list[str]] = defaultdict(list)
+                for row in rows:
+                    tries = int(row["times_delivered"])
+                    if int(row["time_since_delivered"]) >= self._backoff_ms(tries):
+                        due[tries].append(str(row["message_id"]))
+                if not due:
+                    break
+                for tries, ids in due.items():
+                    claimed = await self.redis.xclaim(
+                        stream.key, OUTBOX_GROUP, self.consumer, self._backoff_ms(tries), ids
+                    )
+                    total += await self._process(stream, claimed, {i: tries + 1 for i in ids})
         return total
 
     async def reclaim_once(self) -> int:

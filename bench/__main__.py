@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from bench import engine_bench, realtime_bench, sustained_bench, telegram_bench
+from bench import delivery_bench, engine_bench, realtime_bench, sustained_bench, telegram_bench
 from bench.redis_server import deployed_redis, run_with_redis
 from bench.results import RESULTS_PATH, merge_section
 
@@ -48,7 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--alerts", type=int, help="number of alerts (default 1,000,000)")
     parser.add_argument(
         "--only",
-        choices=[engine_bench.NAME, sustained_bench.NAME, telegram_bench.NAME, realtime_bench.NAME],
+        choices=[
+            engine_bench.NAME, sustained_bench.NAME, telegram_bench.NAME, realtime_bench.NAME,
+            delivery_bench.NAME,
+        ],
         help="run one benchmark",
     )
     parser.add_argument("--out", type=Path, default=RESULTS_PATH, help="results file to merge into")
@@ -60,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_sustained(url, quick=args.quick, out=args.out)
     if args.only == realtime_bench.NAME:
         return realtime_bench.main(url, quick=args.quick, out=args.out)
+    if args.only == delivery_bench.NAME:
+        return delivery_bench.main(url, quick=args.quick, out=args.out)
     config = engine_config(args)
     # A smaller run never overwrites the full-size numbers.
     section = "engine" if config.alerts == engine_bench.FULL_ALERTS else "engine_quick"
@@ -78,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         run_sustained(url, quick=args.quick, out=args.out)
         telegram_bench.main(url, quick=args.quick, out=args.out)
         realtime_bench.main(url, quick=args.quick, out=args.out)
+        delivery_bench.main(url, quick=args.quick, out=args.out)
     return 0  # a missed target is reported (FAIL rows), not an error of the run
 
 

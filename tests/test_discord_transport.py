@@ -427,8 +427,8 @@ async def test_permanent_discord_codes_dead_letter_the_job_and_pause_the_chat(
     chats = {f"dc:c:{ALERTS}": "Missing Permissions", "dc:c:999999999999999999": "Unknown Channel",
              f"dc:u:{CLOSED}": "Cannot send messages to this user"}  # fmt: skip
     for chat in chats:
-        await redis.xadd(app.keys.outbox_broadcast, {"t": "signal", "chat": chat, "title": "t",
-                                                     "body": "b", "at": "1", "tick": "1"})  # fmt: skip
+        job = {"t": "signal", "chat": chat, "title": "t", "body": "b", "at": "1", "tick": "1"}
+        await redis.xadd(app.keys.outbox_broadcast, job)
     dead: list[dict[str, str]] = []
     for _ in range(250):
         dead = await app.worker.dead.recent(10)
