@@ -45,6 +45,7 @@ from alerts.storage.outbox_jobs import (
     OutboxClass,
     stream_of,
 )
+from alerts.storage.outbox_streams import stream_depth, trim_stream
 from alerts.storage.send_gate import PriorityGate
 from bot.metrics import Metrics
 
@@ -54,7 +55,6 @@ log = logging.getLogger(__name__)
 LAST_SENT_KEEP = 4096  # chats whose last send time is remembered before pruning
 RETRY_BACKOFF = (5.0, 30.0)  # seconds after the 1st and 2nd failed attempt
 SEND_PERMITS = 8  # sends inside one transport at once: a personal alert waits behind <= 8
-RETRY_ROUNDS = 20  # retry batches per stream and upkeep pass
 Entries = list[tuple[str, dict[str, str]]]
 
 
@@ -123,10 +123,6 @@ class DeliveryWorker:
         self._last_sent: dict[str, float] = {}
         self._room = asyncio.Condition()
         self._background: set[asyncio.Task[int]] = set()
-
-    @property
-    def delivered(self) -> int:
-        return self.outcomes.delivered
 
     def request_stop(self) -> None:
         """Finish the batches in flight, then leave `run` (graceful shutdown)."""
@@ -207,6 +203,8 @@ class DeliveryWorker:
                 await self.outcomes.bury_entries(
                     [Burial(stream.key, job_id, fields, 0)], "malformed job"
                 )
+        if not jobs:
+            return 0
         marks = await self.redis.mget([self.keys.sent(job.mark_id) for job in jobs])
         done = [job.job_id for job, mark in zip(jobs, marks, strict=True) if mark]
         if done:  # sent before a crash, acked by nobody: ack now, never send twice
@@ -289,6 +287,7 @@ class DeliveryWorker:
         readers = [asyncio.create_task(self._reader(s), name=f"outbox {s.cls.name}")
                    for s in self.streams]  # fmt: skip
         upkeep = asyncio.create_task(self._upkeep(reclaim_every), name="outbox upkeep")
+        renew = asyncio.create_task(self._renew(), name="outbox renew")
         try:
             await self._stopping.wait()
             upkeep.cancel()
@@ -296,7 +295,8 @@ class DeliveryWorker:
             if self._background:  # graceful stop: finish the jobs in flight
                 await asyncio.gather(*self._background, return_exceptions=True)
         finally:
-            for pending in (*readers, upkeep, *self._background, *self._lane_tasks.values()):
+            lanes = self._lane_tasks.values()
+            for pending in (*readers, upkeep, renew, *self._background, *lanes):
                 pending.cancel()
 
     async def _upkeep(self, reclaim_every: float) -> None:
@@ -321,26 +321,43 @@ class DeliveryWorker:
         """Claim parked jobs whose backoff is over (XCLAIM with min-idle: one worker wins)."""
         total = 0
         for stream in self.streams:
-            for _ in range(RETRY_ROUNDS):  # a batch settled frees room for the next one
-                if stream.room <= 0:
-                    break
-                rows = await self.redis.xpending_range(
-                    stream.key, OUTBOX_GROUP, "-", "+", min(self.batch, stream.room),
-                    consumername=RETRY_CONSUMER, idle=self._backoff_ms(1),
-                )  # fmt: skip
-                due: dict[int, list[str]] = defaultdict(list)
-                for row in rows:
-                    tries = int(row["times_delivered"])
-                    if int(row["time_since_delivered"]) >= self._backoff_ms(tries):
-                        due[tries].append(str(row["message_id"]))
-                if not due:
-                    break
-                for tries, ids in due.items():
-                    claimed = await self.redis.xclaim(
-                        stream.key, OUTBOX_GROUP, self.consumer, self._backoff_ms(tries), ids
-                    )
-                    total += await self._process(stream, claimed, {i: tries + 1 for i in ids})
+            if stream.room <= 0:
+                continue
+            rows = await self.redis.xpending_range(
+                stream.key, OUTBOX_GROUP, "-", "+", min(self.batch, stream.room),
+                consumername=RETRY_CONSUMER, idle=self._backoff_ms(1),
+            )  # fmt: skip
+            due: dict[int, list[str]] = defaultdict(list)
+            for row in rows:
+                tries = int(row["times_delivered"])
+                if int(row["time_since_delivered"]) >= self._backoff_ms(tries):
+                    due[tries].append(str(row["message_id"]))
+            for tries, ids in due.items():
+                claimed = await self.redis.xclaim(
+                    stream.key, OUTBOX_GROUP, self.consumer, self._backoff_ms(tries), ids
+                )
+                total += len(claimed)
+                self._spawn(self._process(stream, claimed, {i: tries + 1 for i in ids}))
         return total
+
+    async def _renew(self) -> None:
+        """Reset the idle time of jobs still in flight here, so no live job is reclaimed.
+
+        A job waiting its turn (gap, gate, a budget shared by replicas) may be held longer
+        than `claim_idle_ms`; XCLAIM JUSTID to ourselves restarts its idle clock without
+        counting a delivery.
+        """
+        while True:
+            await asyncio.sleep(max(1.0, self.claim_idle_ms / 3000))
+            for stream in self.streams:
+                if stream.inflight:
+                    try:
+                        await self.redis.xclaim(
+                            stream.key, OUTBOX_GROUP, self.consumer, 0, list(stream.inflight),
+                            justid=True,
+                        )  # fmt: skip
+                    except Exception as exc:  # Redis away: the next round tries again
+                        log.debug("renewing in-flight jobs failed: %s", exc)
 
     async def reclaim_once(self) -> int:
         """Take over jobs another (crashed) worker left pending for too long."""
@@ -371,34 +388,12 @@ class DeliveryWorker:
         return {str(r["message_id"]): int(r["times_delivered"]) for r in rows}
 
     async def trim(self) -> int:
-        """Drop acknowledged jobs of every stream, and dead letters older than 7 days.
-
-        A stream is cut below its oldest pending job. Jobs are pending only while in
-        flight or waiting out a bounded retry, so no job holds trimming back for long.
-        """
-        total = 0
-        for stream in self.streams:
-            pending = await self.redis.xpending(stream.key, OUTBOX_GROUP)
-            if pending["pending"]:
-                floor = pending["min"]
-            else:
-                groups = await self.redis.xinfo_groups(stream.key)
-                group = next((g for g in groups if g["name"] == OUTBOX_GROUP), None)
-                if group is None:
-                    continue
-                ms, seq = str(group["last-delivered-id"]).split("-")
-                floor = f"{ms}-{int(seq) + 1}"
-            total += int(await self.redis.xtrim(stream.key, minid=floor, approximate=False))
+        """Drop acknowledged jobs of every stream, and dead letters older than 7 days."""
+        total = sum([await trim_stream(self.redis, stream.key) for stream in self.streams])
         await self.dead.trim()
         return total
 
     async def depth(self) -> tuple[int, int]:
         """(jobs in the streams, jobs read but not acknowledged), all classes together."""
-        length = pending = 0
-        for stream in self.streams:
-            length += int(await self.redis.xlen(stream.key))
-            try:
-                pending += int((await self.redis.xpending(stream.key, OUTBOX_GROUP))["pending"])
-            except ResponseError:
-                continue
-        return length, pending
+        depths = [await stream_depth(self.redis, stream.key) for stream in self.streams]
+        return sum(d[0] for d in depths), sum(d[1] for d in depths)

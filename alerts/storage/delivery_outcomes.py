@@ -41,7 +41,6 @@ class ChatDelivery:
         self.clock = clock
         self.dead = DeadLetters(redis, keys, clock)
         self.migration = ChatMigration(redis, keys)
-        self.delivered = 0
         self._paused_logged: set[str] = set()
 
     async def deliver(self, chat: str, jobs: list[Job]) -> int:
@@ -73,7 +72,6 @@ class ChatDelivery:
         for job in jobs:
             if job.tick:
                 self.metrics.delivery_latency.observe(max(0.0, now - job.tick))
-        self.delivered += len(jobs)
         return len(jobs)
 
     async def _moved(self, chat: str, new_chat: str, jobs: list[Job]) -> int:

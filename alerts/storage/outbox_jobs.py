@@ -26,8 +26,8 @@ class OutboxClass:
 
 PERSONAL = OutboxClass("personal", 0, 400)
 DIGEST = OutboxClass("digest", 1, 100)
-# ~2 s of Telegram's budget: enough to keep it busy, never thousands ahead in memory
-BROADCAST = OutboxClass("broadcast", 2, 64)
+# ~1 s of Telegram's budget: enough to keep it busy, never thousands ahead in memory
+BROADCAST = OutboxClass("broadcast", 2, 32)
 CLASSES = (PERSONAL, DIGEST, BROADCAST)
 
 
