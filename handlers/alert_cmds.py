@@ -14,6 +14,11 @@ router = Router()
 NOT_ADVICE = "Information, not advice."
 
 
+def paused_line(reason: str) -> str:
+    """Why a chat gets nothing, and how to fix it (its chat API said `reason`)."""
+    return f"⚠️ Deliveries here are paused ({reason}). Fix that, then send /start to resume."
+
+
 def describe(alert: Alert) -> str:
     """The condition in words, e.g. `above 9.5` or `moves 5% within 1h`."""
     if alert.kind == "a":
@@ -119,8 +124,10 @@ async def _list(svc: Services, req: Request) -> Reply:
     service = _alerts(svc)
     alerts = await service.list(req.chat)
     paused = await service.paused_reason(req.chat)
+    note = [] if paused is None else [paused_line(paused)]
     if not alerts:
-        return Reply("No alerts yet", ["Set one with /alert LINK above 9.5 or /alert AVAX +40%."])
+        hint = "Set one with /alert LINK above 9.5 or /alert AVAX +40%."
+        return Reply("No alerts yet", [hint, *note])
     lines = []
     buttons = []
     for a in alerts:
@@ -134,8 +141,7 @@ async def _list(svc: Services, req: Request) -> Reply:
             f"created {fmt.when(a.created)}{last}" + (f"; {extra}" if extra else "")
         )
         buttons.append([Button(f"Delete #{a.id}", f"del:{a.id}")])
-    if paused is not None:
-        lines.append(f"⚠️ Deliveries here are paused ({paused}). Send /start to resume.")
+    lines.extend(note)
     if len(alerts) > 1:
         buttons.append([Button("Delete all", "delall")])
     title = f"Your alerts ({len(alerts)}/{service.quota})"

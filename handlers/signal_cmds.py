@@ -7,6 +7,7 @@ outbox; this module only edits which chats receive them.
 from __future__ import annotations
 
 from alerts.subscriptions import SIGNALS, Subscriptions
+from handlers.alert_cmds import paused_line
 from handlers.core import Router
 from handlers.reply import Button, Reply, Request, UserError, available, require_group_admin
 from handlers.services import Services
@@ -14,7 +15,6 @@ from handlers.services import Services
 router = Router()
 
 VALID = ", ".join(SIGNALS)
-RESUME = "Send /start to resume."
 PUSH_NOTE = "Each event is pushed once, with what history says about it. Information, not advice."
 
 
@@ -105,7 +105,7 @@ async def _listing(svc: Services, req: Request) -> Reply:
     lines.append("Change with /subscribe NAME or /unsubscribe NAME (no name: all).")
     why = None if svc.alerts is None else await svc.alerts.paused_reason(req.chat)
     if why is not None:
-        lines.append(f"⚠️ Deliveries to this chat are paused ({why}). {RESUME}")
+        lines.append(paused_line(why))
     row = []
     if len(mine) < len(SIGNALS):
         row.append(Button("Subscribe to all", f"subs:add:{_names_arg(list(SIGNALS))}"))

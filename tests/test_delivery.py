@@ -16,6 +16,7 @@ from alerts.digests import Schedule
 from alerts.keys import Keys
 from alerts.subscriptions import Signal
 from fakes.tg_harness import Harness, telegram_app
+from handlers.reply import Request
 
 OLD_GROUP, NEW_GROUP = -4001, -1_001_234_567_890
 
@@ -90,6 +91,9 @@ async def test_a_group_without_posting_rights_is_dead_lettered_once_and_paused(
         assert all("not enough rights" in d["dead.why"].lower() for d in dead)
         reason = await h.app.alerts.paused_reason("tg:-5001")
         assert reason is not None and "not enough rights" in reason.lower()
+        listing = await h.app.core.handle(Request("tg:-5001", "tg:1", "/alerts"))
+        assert listing is not None and reason in "\n".join(listing.lines)  # told how to resume
+        assert "/start" in listing.lines[-1]
         await h.app.worker.trim()
         assert await redis.xlen(keys.outbox) == 0  # nothing holds trimming back
         assert (await h.app.worker.depth())[1] == 0
