@@ -252,7 +252,7 @@ class DeliveryWorker:
                     parts = self._lanes.pop(chat, [])  # what queued up while we waited
                     jobs = [job for part in parts for job in part.jobs]
                     try:
-                        delivered = await self._deliver_chat(chat, jobs)
+                        delivered = await self.outcomes.deliver(chat, jobs)
                     except Exception as exc:  # e.g. Redis down while acking: jobs stay pending
                         for part in parts:
                             if not part.done.done():
@@ -272,9 +272,6 @@ class DeliveryWorker:
                 gap = max((c.gap for c in self.coalesce.values()), default=0.0)
                 horizon = time.monotonic() - gap
                 self._last_sent = {c: t for c, t in self._last_sent.items() if t > horizon}
-
-    async def _deliver_chat(self, chat: str, jobs: list[Job]) -> int:
-        return await self.outcomes.deliver(chat, jobs)
 
     # ---- the loop, retries, reclaim, trimming -------------------------------------------
     async def run(self, reclaim_every: float = 10.0) -> None:
