@@ -32,6 +32,7 @@ from redis.asyncio import Redis
 
 from alerts.keys import Keys
 from alerts.model import Alert
+from alerts.outbox import RETRY_BACKOFF
 from alerts.subscriptions import Signal
 from bench.redis_memory import delete_prefix
 from bench.redis_server import run_with_redis
@@ -54,6 +55,7 @@ class Config:
     poison: int = 1000
     spacing_s: float = 0.12
     personal_spacing_s: float = 0.5
+    retry_backoff: tuple[float, ...] = RETRY_BACKOFF  # the production backoff, unless a test
 
     @classmethod
     def quick(cls) -> Config:
@@ -184,6 +186,7 @@ async def run(redis: Redis, config: Config) -> dict[str, Any]:
         remote = await tg.start()
         async with telegram_app(redis, prefix, remote=remote) as h:
             gc.freeze()  # as `altbot run` does after start-up (bot/cli.py)
+            h.app.worker.retry_backoff = config.retry_backoff
             result: dict[str, Any] = {"lone": await lone(h, tg, config)}
             result["broadcast"] = await during_broadcast(h, tg, config)
             result["poison"] = await poison(h, tg, config)
@@ -200,6 +203,7 @@ async def run(redis: Redis, config: Config) -> dict[str, Any]:
         "delivery_a_details": {**result, "config": asdict(config),
                                "machine": machine_facts(await redis.info("server"))},
     }  # fmt: skip
+    out["delivery_a_details"]["key_prefix"] = prefix  # deleted above; a check can prove it
     out["delivery_a_targets"] = {
         "lone_alert_p99_ms": check(lone_r["p99_ms"], at_most=250),
         "personal_during_broadcast_p99_ms": check(bc["p99_ms"], at_most=2000),
