@@ -16,6 +16,8 @@ NOT_ADVICE = "Information, not advice."
 
 def paused_line(reason: str) -> str:
     """Why a chat gets nothing, and how to fix it (its chat API said `reason`)."""
+    if reason.isdigit():  # a mark from before reasons were kept: a pause time
+        reason = "a message could not be delivered"
     return f"⚠️ Deliveries here are paused ({reason}). Fix that, then send /start to resume."
 
 
