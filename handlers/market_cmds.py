@@ -26,8 +26,8 @@ async def start(svc: Services, req: Request, args: list[str]) -> Reply:
         "(2017, 2021). Speculative targets +40% to +150%. History may not repeat.",
         "Try /coin LINK, /regime or /alert LINK +40%. /help lists everything.",
     ]
-    if svc.alerts is not None and (why := await svc.alerts.resume_chat(req.chat)):
-        lines.append(f"Deliveries here were paused ({why}); they are back on.")
+    if svc.alerts is not None and await svc.alerts.resume_chat(req.chat) is not None:
+        lines.append("Deliveries here were paused; they are back on.")
     buttons = [
         [
             Button("/coin LINK", "run:coin:LINK"),
