@@ -80,7 +80,7 @@ async def test_blocked_chat_is_paused_not_deleted_and_start_resumes_it(
         assert [a.id for a in await h.app.alerts.list("tg:601")] == [second]
         h.tg.unblock_chat(601)
         welcome = await h.say(601, "/start")
-        assert "altbot" in welcome.text
+        assert "altbot" in welcome.text and "were paused; they are back on" in welcome.text
         assert not await h.app.alerts.is_paused("tg:601")
         await h.price("LINK", 9.7)
         await h.price("LINK", 9.9)
