@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from redis.asyncio import Redis
 
 from alerts.digests import Schedule
-from alerts.keys import Keys
+from alerts.keys import OUTBOX_GROUP, Keys
 from alerts.subscriptions import Signal
 from fakes.tg_harness import Harness, telegram_app
 from handlers.reply import Request
@@ -171,3 +171,30 @@ async def test_the_migration_service_message_moves_the_group(redis: Redis, prefi
         assert await h.app.alerts.list(old) == []
         record = await h.app.alerts.get_own(new, alert_id)
         assert record.chat == new
+
+
+async def test_trimming_goes_past_a_job_waiting_for_its_retry(
+    redis: Redis, prefix: str, keys: Keys
+) -> None:
+    async with telegram_app(redis, prefix) as h:
+        h.app.worker.retry_backoff = (600.0, 600.0)  # the failed job stays parked meanwhile
+        await h.alert(1401, "LINK", 9.5)
+        await h.alert(1402, "LINK", 9.7)
+        h.tg.block_chat(1401, 502, "Bad Gateway")  # transient for this chat only
+        await h.tick("LINK", 9.6)
+
+        async def parked() -> bool:
+            rows = await redis.xpending_range(keys.outbox, OUTBOX_GROUP, "-", "+", 10, "retry")
+            return len(rows) == 1
+
+        await until(parked, "chat 1401's job parked for a retry")
+        assert await h.tick("LINK", 9.8) == 1  # a later job, delivered and acknowledged
+        await h.tg.wait_for(1, chat_id=1402, timeout=10)
+        await until(lambda: _no_pending_but(redis, keys, 1), "chat 1402's job acknowledged")
+        await h.app.worker.trim()
+        [(_, fields)] = await redis.xrange(keys.outbox)
+        assert fields["rec"].startswith("tg:1401|")  # only the parked job is left
+
+
+async def _no_pending_but(redis: Redis, keys: Keys, count: int) -> bool:
+    return int((await redis.xpending(keys.outbox, OUTBOX_GROUP))["pending"]) == count
