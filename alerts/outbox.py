@@ -342,16 +342,18 @@ class DeliveryWorker:
 
         A job waiting its turn (gap, gate, a budget shared by replicas) may be held longer
         than `claim_idle_ms`; XCLAIM JUSTID to ourselves restarts its idle clock without
-        counting a delivery.
+        counting a delivery. Only jobs idle a whole round are renewed: one just parked for
+        a retry (idle 0) is never pulled back from the retry consumer.
         """
+        every = max(1.0, self.claim_idle_ms / 3000)
         while True:
-            await asyncio.sleep(max(1.0, self.claim_idle_ms / 3000))
+            await asyncio.sleep(every)
             for stream in self.streams:
                 if stream.inflight:
                     try:
                         await self.redis.xclaim(
-                            stream.key, OUTBOX_GROUP, self.consumer, 0, list(stream.inflight),
-                            justid=True,
+                            stream.key, OUTBOX_GROUP, self.consumer, int(every * 1000),
+                            list(stream.inflight), justid=True,
                         )  # fmt: skip
                     except Exception as exc:  # Redis away: the next round tries again
                         log.debug("renewing in-flight jobs failed: %s", exc)

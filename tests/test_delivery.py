@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from alerts.digests import Schedule
 from alerts.keys import OUTBOX_GROUP, Keys
+from alerts.outbox import DeliveryWorker, Job
 from alerts.subscriptions import Signal
 from fakes.tg_harness import Harness, telegram_app
 from handlers.reply import Request
@@ -198,3 +199,35 @@ async def test_trimming_goes_past_a_job_waiting_for_its_retry(
 
 async def _no_pending_but(redis: Redis, keys: Keys, count: int) -> bool:
     return int((await redis.xpending(keys.outbox, OUTBOX_GROUP))["pending"]) == count
+
+
+async def test_a_job_held_long_in_flight_is_not_reclaimed_by_another_worker(
+    redis: Redis, keys: Keys
+) -> None:
+    """In flight longer than the claim idle time (a slow chat API): renewal keeps it ours."""
+    release, calls = asyncio.Event(), []
+
+    async def slow(chat: str, jobs: list[Job]) -> None:
+        calls.append(chat)
+        await release.wait()
+
+    async def sink(chat: str, jobs: list[Job]) -> None:
+        calls.append(f"reclaimed {chat}")
+
+    holder = DeliveryWorker(redis, keys, slow, consumer="holder", claim_idle_ms=3000)
+    other = DeliveryWorker(redis, keys, sink, consumer="other", claim_idle_ms=3000)
+    await holder.ensure_group()
+    job = {"t": "signal", "chat": "x:1", "title": "t", "body": "b", "at": "1", "tick": "1"}
+    await redis.xadd(keys.outbox, job)
+    running = asyncio.create_task(holder.run())
+    for _ in range(100):
+        if calls:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(4.5)  # longer than the claim idle time
+    assert await other.reclaim_once() == 0
+    release.set()
+    holder.request_stop()
+    await running
+    assert calls == ["x:1"]
+    assert (await redis.xpending(keys.outbox, OUTBOX_GROUP))["pending"] == 0
