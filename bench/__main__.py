@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bench import (
     chart_bench,
+    delivery_bench,
     delivery_budget_bench,
     engine_bench,
     engine_cost_bench,
@@ -84,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             chart_bench.NAME,
             engine_cost_bench.NAME,
             delivery_budget_bench.NAME,
+            delivery_bench.NAME,
         ],
         help="run one benchmark",
     )
@@ -102,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_engine_cost(url, quick=args.quick, out=args.out)
     if args.only == delivery_budget_bench.NAME:
         return delivery_budget_bench.main(url, quick=args.quick, out=args.out)
+    if args.only == delivery_bench.NAME:
+        return delivery_bench.main(url, quick=args.quick, out=args.out)
     config = engine_config(args)
     # A smaller run never overwrites the full-size numbers.
     section = "engine" if config.alerts == engine_bench.FULL_ALERTS else "engine_quick"
@@ -123,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         realtime_bench.main(url, quick=args.quick, out=args.out)
         chart_bench.main(url, quick=args.quick, out=args.out)
         delivery_budget_bench.main(url, quick=args.quick, out=args.out)
+        delivery_bench.main(url, quick=args.quick, out=args.out)
     return 0  # a missed target is reported (FAIL rows), not an error of the run
 
 

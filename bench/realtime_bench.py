@@ -12,9 +12,9 @@ population's levels (verified empty), so one tick fires one message. Latency run
 the moment the tick leaves the exchange (the websocket frame is queued; for REST, the
 price changes at the exchange) to the moment the chat API receives the message.
 
-Phases: `ws` (sink), `telegram` (the real Telegram transport, whose deliberate 1 s linger
-batches a chat's alerts), `rest` (EXCHANGE_WS=off, a short poll interval, measured), and
-the default 10 s interval computed from the measured REST pipeline (labelled analytic).
+Phases: `ws` (sink), `telegram` (the real Telegram transport, leading-edge coalescing),
+`rest` (EXCHANGE_WS=off, a short poll interval, measured), and the default 10 s interval
+computed from the measured REST pipeline (labelled analytic).
 Everything runs in one process and one event loop, the fakes included: conservative.
 """
 

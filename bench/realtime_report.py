@@ -73,8 +73,8 @@ def build_section(
     section["all_targets_pass"] = all(t["pass"] for t in section["targets"].values())
     section["ws"] = ws | {"flushes": flushes, "ws_tickers_received": ticks}
     section["telegram"] = telegram | {
-        "note": "real Telegram transport + FakeTelegram; includes the transport's 1 s "
-        "linger (COALESCE in handlers/telegram_delivery.py) that batches a chat's alerts"
+        "note": "real Telegram transport + FakeTelegram; a chat's first message goes out "
+        "at once (leading-edge COALESCE in handlers/telegram_delivery.py)"
     }
     section["rest"] = rest | {"poll_interval_s": cfg.rest_interval, "label": "measured"}
     section["rest_default_interval"] = analytic

@@ -45,6 +45,9 @@ def _answer(fake: FakeTelegram, command: str, arg: Any) -> Any:
         return [(m.time, m.message["text"]) for m in fake.messages_to(arg) if m.message]
     if command == "too_many_requests":
         return fake.too_many_requests
+    if command == "forbid_posting":  # the bot lost the right to post in group `arg`
+        fake.forbid_posting(arg)
+        return None
     raise ValueError(f"unknown command {command!r}")
 
 

@@ -66,18 +66,26 @@ def check(
     return {"target": target, "value": value, "pass": ok}
 
 
+def _load(path: Path) -> dict[str, Any]:
+    if path.exists():
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+            return loaded if isinstance(loaded, dict) else {}
+        except json.JSONDecodeError:
+            return {}
+    return {}
+
+
 def merge_section(
     name: str, section: Mapping[str, Any], path: Path = RESULTS_PATH
 ) -> dict[str, Any]:
     """Replace one section of the results file, keeping every other section."""
-    data: dict[str, Any] = {}
-    if path.exists():
-        try:
-            loaded = json.loads(path.read_text(encoding="utf-8"))
-            data = loaded if isinstance(loaded, dict) else {}
-        except json.JSONDecodeError:
-            data = {}
+    data = _load(path)
     data[name] = dict(section)
+    return _write(data, path)
+
+
+def _write(data: dict[str, Any], path: Path) -> dict[str, Any]:
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(tmp, path)

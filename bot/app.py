@@ -161,6 +161,7 @@ class App:
             clock=clock,
             admin_ids=frozenset(settings.admin_chat_ids),
             charts=ChartCache(self.store, on_render=self.metrics.chart_renders.inc),
+            migrate_chat=self.worker.outcomes.migration.move,
         )
         self.digests = DigestScheduler(redis, self.keys, DigestNotices(self.services), clock=clock)
         targets = TargetReference(settings.target_reference, settings.target_reference_prices)
@@ -236,6 +237,9 @@ class App:
         self.metrics.outbox_depth.set(depth)
         self.metrics.outbox_pending.set(pending)
         details["outbox_backlog"] = pending
+        dead = await self.worker.dead.count()
+        self.metrics.dead_letters.set(dead)
+        details["dead_letters"] = dead
         details["leader"] = await self.lease.holder()
         details["this_replica_leads"] = self.lease.is_leader
         stopped = sorted(t.get_name() for t in self._tasks if t.done())
@@ -319,6 +323,7 @@ class App:
                 depth, pending = await self.worker.depth()
                 self.metrics.outbox_depth.set(depth)
                 self.metrics.outbox_pending.set(pending)
+                self.metrics.dead_letters.set(await self.worker.dead.count())
                 self.metrics.alerts_active.set(await self.engine.count_active())
             except Exception as exc:
                 log.debug("gauges refresh failed: %s", exc)

@@ -39,6 +39,13 @@ class Metrics:
         self.deliveries = Counter(
             "altbot_deliveries", "Messages delivered", ["transport"], registry=r
         )
+        self.dead_letters = Gauge(
+            "altbot_dead_letters", "Jobs in the dead-letter stream (kept 7 days)", registry=r
+        )
+        self.dead_lettered_total = Counter(
+            "altbot_dead_lettered", "Jobs this process moved to the dead-letter stream",
+            registry=r,
+        )  # fmt: skip
         self.rate_limited = Counter(
             "altbot_rate_limited", "429 answers received", ["service"], registry=r
         )
@@ -78,3 +85,6 @@ class Metrics:
     def delivered(self, latency_s: float | None) -> None:
         if latency_s is not None:
             self.delivery_latency.observe(max(0.0, latency_s))
+
+    def dead_lettered(self, jobs: int) -> None:
+        self.dead_lettered_total.inc(jobs)

@@ -68,6 +68,28 @@ class TelegramUpdates:
         self.messages[(chat_id, msg["message_id"])] = msg
         return {"update_id": next(self._update_ids), "message": msg}
 
+    def migration_updates(
+        self: FakeTelegram, chat_id: int, new_chat_id: int
+    ) -> list[dict[str, Any]]:
+        """The service messages of a group → supergroup upgrade (not queued)."""
+        self.chats.setdefault(chat_id, chat_obj(chat_id, "group"))
+        self.chats.setdefault(new_chat_id, chat_obj(new_chat_id, "supergroup"))
+        user = self.users.setdefault(DEFAULT_GROUP_USER, user_obj(DEFAULT_GROUP_USER, "alice"))
+        updates = []
+        for where, field, other in (
+            (chat_id, "migrate_to_chat_id", new_chat_id),
+            (new_chat_id, "migrate_from_chat_id", chat_id),
+        ):
+            msg = {
+                "message_id": self._new_message_id(where),
+                "from": user,
+                "chat": self.chats[where],
+                "date": int(time.time()),
+                field: other,
+            }
+            updates.append({"update_id": next(self._update_ids), "message": msg})
+        return updates
+
     def command_update(
         self: FakeTelegram, chat_id: int, text: str, **who: Unpack[Speaker]
     ) -> dict[str, Any]:

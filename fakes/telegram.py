@@ -193,10 +193,23 @@ class FakeTelegram(TelegramUpdates, TelegramMethods, FakeServer):
     def unblock_chat(self, chat_id: int | str) -> None:
         self.blocked.pop(chat_id, None)
 
-    def migrate_chat(self, chat_id: int, new_chat_id: int) -> None:
-        """The group became a supergroup: calls answer 400 with migrate_to_chat_id."""
+    def migrate_chat(self, chat_id: int, new_chat_id: int, *, announce: bool = False) -> None:
+        """The group became a supergroup: calls answer 400 with migrate_to_chat_id.
+
+        `announce`: also queue the two service messages Telegram sends then (the old
+        group's `migrate_to_chat_id`, the new supergroup's `migrate_from_chat_id`).
+        """
         desc = "Bad Request: group chat was upgraded to a supergroup chat"
         self.block_chat(chat_id, 400, desc, parameters={"migrate_to_chat_id": new_chat_id})
+        self.add_chat(new_chat_id, "supergroup")
+        if announce:
+            for update in self.migration_updates(chat_id, new_chat_id):
+                self.push_update(update)
+
+    def forbid_posting(self, chat_id: int) -> None:
+        """The bot lost the right to post in this group (a permanent 400)."""
+        desc = "Bad Request: not enough rights to send text messages to the chat"
+        self.block_chat(chat_id, 400, desc)
 
     def _method_matcher(
         self, methods: str | tuple[str, ...] | None

@@ -113,7 +113,7 @@ async def poll_all(app: App) -> None:
 
 
 async def digest_jobs(redis: Redis, keys: Keys) -> list[dict[str, str]]:
-    entries = await redis.xrange(keys.outbox)
+    entries = await redis.xrange(keys.outbox_digest)
     return [fields for _, fields in entries if fields.get("t") == "digest"]
 
 
@@ -239,6 +239,15 @@ async def test_missed_by_less_than_an_hour_is_sent_late_once(app: App) -> None:
     assert await app.redis.zscore(app.keys.digest_due, "tg:1") == DUE + 86400
     (job,) = await digest_jobs(app.redis, app.keys)
     assert job["due"] == str(DUE) and job["t"] == "digest"
+
+
+async def test_a_paused_chats_digest_is_rescheduled_not_queued(app: App) -> None:
+    await schedule_berlin(app)
+    await app.redis.set(app.keys.paused("tg:1"), "Forbidden: bot was blocked by the user")
+    set_clock(app, DUE + 60)
+    assert await app.digests.run_once() == 0
+    assert await digest_jobs(app.redis, app.keys) == []  # nothing to dead-letter every day
+    assert await app.redis.zscore(app.keys.digest_due, "tg:1") == DUE + 86400
 
 
 async def test_missed_by_more_than_an_hour_is_skipped_and_rescheduled(app: App) -> None:

@@ -430,3 +430,28 @@ async def test_gateway_is_a_leader_duty_and_pushes_work_without_it(
                                      any("pushed" in str(e) for e in m.get("embeds", [])))
     finally:
         await app.stop()
+
+
+async def test_permanent_discord_codes_dead_letter_the_job_and_pause_the_chat(
+    fake: FakeDiscord, replay_app: App, redis: Redis
+) -> None:
+    """50013 Missing Permissions, 10003 Unknown Channel, 50007 closed DMs: never retried."""
+    app = replay_app
+    fake.forbid_channel(ALERTS, 50013, "Missing Permissions")
+    fake.forbid_dm(CLOSED)
+    chats = {f"dc:c:{ALERTS}": "Missing Permissions", "dc:c:999999999999999999": "Unknown Channel",
+             f"dc:u:{CLOSED}": "Cannot send messages to this user"}  # fmt: skip
+    for chat in chats:
+        job = {"t": "signal", "chat": chat, "title": "t", "body": "b", "at": "1", "tick": "1"}
+        await redis.xadd(app.keys.outbox_broadcast, job)
+    dead: list[dict[str, str]] = []
+    for _ in range(250):
+        dead = await app.worker.dead.recent(10)
+        if len(dead) == len(chats):
+            break
+        await asyncio.sleep(0.02)
+    assert sorted(d["chat"] for d in dead) == sorted(chats)
+    for letter in dead:
+        assert letter["dead.tries"] == "1" and chats[letter["chat"]] in letter["dead.why"]
+        assert chats[letter["chat"]] in (await app.alerts.paused_reason(letter["chat"]) or "")
+    assert (await app.worker.depth())[1] == 0

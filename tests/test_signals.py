@@ -87,7 +87,7 @@ class Env:
         await self.store.save_tickers([ticker], self.now if at is None else at)
 
     async def jobs(self, name: str | None = None) -> list[dict[str, str]]:
-        entries = await self.redis.xrange(self.keys.outbox)
+        entries = await self.redis.xrange(self.keys.outbox_broadcast)
         return [f for _, f in entries if name is None or f.get("name") == name]
 
 
@@ -438,7 +438,8 @@ async def test_detection_runs_outside_the_tick_path_at_most_once_per_poll_interv
     await app.subscriptions.subscribe("tg:1", ["r2k"])
 
     async def r2k_jobs() -> list[dict[str, str]]:
-        return [f for _, f in await redis.xrange(app.keys.outbox) if f.get("name") == "r2k"]
+        jobs = await redis.xrange(app.keys.outbox_broadcast)
+        return [f for _, f in jobs if f.get("name") == "r2k"]
 
     async def pushed() -> bool:
         return len(await r2k_jobs()) == 1

@@ -80,7 +80,7 @@ async def test_blocked_chat_is_paused_not_deleted_and_start_resumes_it(
         assert [a.id for a in await h.app.alerts.list("tg:601")] == [second]
         h.tg.unblock_chat(601)
         welcome = await h.say(601, "/start")
-        assert "altbot" in welcome.text
+        assert "altbot" in welcome.text and "were paused; they are back on" in welcome.text
         assert not await h.app.alerts.is_paused("tg:601")
         await h.price("LINK", 9.7)
         await h.price("LINK", 9.9)
@@ -89,9 +89,10 @@ async def test_blocked_chat_is_paused_not_deleted_and_start_resumes_it(
         assert await h.app.alerts.is_paused("tg:602")  # still paused: it never came back
 
 
-async def test_alerts_of_one_chat_firing_together_arrive_as_one_message(
+async def test_alerts_of_one_chat_firing_together_arrive_in_at_most_two_messages(
     redis: Redis, prefix: str
 ) -> None:
+    """Leading edge: the first goes out at once, what fires meanwhile joins the next one."""
     async with telegram_app(redis, prefix) as h:
         await h.alert(701, "LINK", 9.5)
         await h.alert(701, "ADA", 0.95)
@@ -101,12 +102,14 @@ async def test_alerts_of_one_chat_firing_together_arrive_as_one_message(
         h.binance.set_price("ADA/USDT", 0.96)
         h.binance.set_price("AVAX/USDT", 36.5)
         await h.price("LINK", 9.6)
-        await h.tg.wait_for(1, chat_id=701, timeout=10)
+        await h.tg.wait_for(lambda _: sum(t.count("crossed") for t in h.tg.texts_to(701)) >= 3,
+                            timeout=10)  # fmt: skip
         await h.tg.wait_for(1, chat_id=702, timeout=10)
-        await h.quiet(seconds=2.5)
-        (one,) = h.tg.texts_to(701)
-        assert "3 notifications" in one
-        assert all(f"{base}/USDT crossed" in one for base in ("LINK", "ADA", "AVAX"))
+        await h.quiet(seconds=3.5)
+        texts = h.tg.texts_to(701)
+        assert 1 <= len(texts) <= 2
+        for base in ("LINK", "ADA", "AVAX"):
+            assert sum(f"{base}/USDT crossed" in t for t in texts) == 1, (base, texts)
         (burst,) = h.tg.texts_to(702)
         assert "30 notifications" in burst and "…and 5 more alerts fired: LINK/USDT ×5" in burst
         assert len(burst) <= MAX_MESSAGE_CHARS

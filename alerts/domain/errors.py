@@ -18,11 +18,19 @@ class UserError(Exception):
 
 
 class ChatUnreachable(Exception):
-    """The chat cannot receive messages (blocked, kicked, deleted): pause, don't retry."""
+    """A permanent send failure (blocked, kicked, no rights, gone): dead-letter and pause."""
+
+
+class ChatMoved(Exception):
+    """The chat has a new id (a Telegram group became a supergroup): move it, resend there."""
+
+    def __init__(self, new_chat: str) -> None:
+        super().__init__(f"the chat moved to {new_chat}")
+        self.new_chat = new_chat
 
 
 class DeliveryDeferred(Exception):
-    """A transient send failure; the job stays pending and is retried later."""
+    """A transient send failure: retried with backoff a few times, then dead-lettered."""
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)

@@ -28,6 +28,9 @@ class Telemetry(Protocol):
     def delivered(self, latency_s: float | None) -> None:
         """One job delivered; `latency_s` from the tick that caused it, when known."""
 
+    def dead_lettered(self, jobs: int) -> None:
+        """Jobs moved to the dead-letter stream (permanent error, or retries used up)."""
+
 
 class NoTelemetry:
     """A `Telemetry` that records nothing."""
@@ -45,6 +48,9 @@ class NoTelemetry:
         return None
 
     def delivered(self, latency_s: float | None) -> None:
+        return None
+
+    def dead_lettered(self, jobs: int) -> None:
         return None
 
 

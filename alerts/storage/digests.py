@@ -93,12 +93,16 @@ class DigestScheduler:
 
     async def _claim_one(
         self, chat: str, due: int, packed: str, next_run: int, fields: dict[str, str] | None
-    ) -> bool:
+    ) -> int:
+        """1 claimed (and queued), 2 claimed but the chat is paused, 0 taken by another."""
         args: list[Any] = [chat, due, packed, next_run, "1" if fields else "0"]
         for name, value in (fields or {}).items():
             args.extend([name, value])
-        keys = [self.keys.digest_due, self.keys.digest_config, self.keys.outbox]
-        return bool(await self._claim(keys=keys, args=args))
+        keys = [
+            self.keys.digest_due, self.keys.digest_config, self.keys.outbox_digest,
+            self.keys.paused(chat),
+        ]  # fmt: skip
+        return int(await self._claim(keys=keys, args=args))
 
     async def run_once(self) -> int:
         """Handle every digest due now; returns how many were queued for delivery."""
@@ -144,8 +148,9 @@ class DigestScheduler:
             "at": repr(now),
             "tick": repr(float(due)),
         }
-        if not await self._claim_one(chat, due, packed or "", next_run, fields):
-            return 0  # another replica (or an earlier run) claimed it
+        claimed = await self._claim_one(chat, due, packed or "", next_run, fields)
+        if claimed != 1:  # another replica (or an earlier run) claimed it, or chat paused
+            return 0
         self.sent += 1
         return 1
 

@@ -26,9 +26,12 @@ several deployments can share one Redis. Types and lifetimes:
 | P:exp                             | zset   | alert ids by expiry time |
 | P:c:CHAT                          | set    | a chat's alert ids (intset: compact) |
 | P:h:ID                            | string | a fired once-alert's record, TTL 30 days |
-| P:outbox                          | stream | delivery jobs, consumer group `delivery` |
+| P:outbox                          | stream | personal jobs (fired, expired), group `delivery` |
+| P:outbox:digest                   | stream | digest jobs, same group, sent after personal ones |
+| P:outbox:broadcast                | stream | signal jobs, same group, sent after digests |
+| P:dead                            | stream | dead letters: job + reason, MAXLEN ~, kept 7 days |
 | P:sent:JOB                        | string | idempotency mark of a delivered job, TTL 7 days |
-| P:paused:CHAT                     | string | chat unreachable (403): deliveries paused |
+| P:paused:CHAT                     | string | deliveries paused (403, no rights); value = reason |
 | P:sub:CHAT / P:subs:NAME          | set    | a chat's signal subscriptions / subscribers of one |
 | P:sig:EVENT                       | string | signal dedup mark (SET NX), TTL 400 days |
 | P:sigstate                        | hash   | last seen regime label / altseason zone (no TTL) |
@@ -92,6 +95,8 @@ CHART_RATE_WINDOW_SECONDS = 60
 BUTTON_NONCE_TTL_SECONDS = 86400  # outlives Telegram's redelivery (it keeps updates 24 h)
 BUTTON_PENDING_SECONDS = 30  # a claim whose action died half way frees itself after this
 OUTBOX_GROUP = "delivery"
+DEAD_LETTER_TTL_SECONDS = 7 * 86400
+DEAD_LETTER_MAXLEN = 50_000
 
 BUDGET_OVERALL = "all"
 BUDGET_OVERALL_PAID = "all:paid"  # paid broadcasts (TELEGRAM_PAID_BROADCAST) spend this one
@@ -200,6 +205,18 @@ class Keys:
     def outbox(self) -> str:
         return f"{self.prefix}:outbox"
 
+    @property
+    def outbox_digest(self) -> str:
+        return f"{self.prefix}:outbox:digest"
+
+    @property
+    def outbox_broadcast(self) -> str:
+        return f"{self.prefix}:outbox:broadcast"
+
+    @property
+    def dead_letters(self) -> str:
+        return f"{self.prefix}:dead"
+
     def sent(self, job_id: str) -> str:
         return f"{self.prefix}:sent:{job_id}"
 
@@ -211,6 +228,11 @@ class Keys:
 
     def subscribers(self, name: str) -> str:
         return f"{self.prefix}:subs:{name}"
+
+    @property
+    def subscribers_prefix(self) -> str:
+        """`subscribers` without the name (the migration script appends names)."""
+        return f"{self.prefix}:subs:"
 
     def signal_mark(self, event: str) -> str:
         return f"{self.prefix}:sig:{event}"

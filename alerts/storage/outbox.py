@@ -1,13 +1,20 @@
-"""The delivery outbox: a Redis Stream read by a consumer group of delivery workers.
+"""The delivery outbox: Redis Streams, one per priority class, read by a consumer group.
 
-The engine appends jobs inside its claim script; workers read them, send them
-through a transport, mark them sent (idempotency key) and acknowledge. Jobs a
-crashed worker left pending are reclaimed with XAUTOCLAIM; a reclaimed job that
-was already marked sent is acknowledged without sending again.
+Personal jobs (fired and expired alerts) go before digests before broadcast signals
+(alerts/storage/outbox_jobs.py). Each stream has the same consumer group; a worker
+reads each stream in its own loop, holding at most `read_ahead` jobs of a class, and a
+per-transport `PriorityGate` picks who sends next, so a personal alert never waits
+behind the thousands of jobs of a broadcast. A chat's jobs go through its lane:
+the first message at once, later ones merged and `gap` seconds apart.
 
-The remaining at-least-once window: a worker that dies after the chat API
-accepted a message but before the sent-mark is written will have that job
-re-sent by another worker (README, "Delivery guarantees").
+Workers send, mark each job sent (idempotency key) and acknowledge. Jobs a crashed
+worker left pending are reclaimed with XAUTOCLAIM; a reclaimed job already marked sent
+is acknowledged without sending again. Failed sends are settled by `ChatDelivery`
+(dead letter, pause, migration, or a bounded retry that `retry_once` picks up).
+
+The remaining at-least-once window: a worker that dies after the chat API accepted a
+message but before the sent-mark is written will have that job re-sent by another
+worker (README, "Delivery guarantees").
 """
 
 from __future__ import annotations
@@ -19,66 +26,36 @@ import os
 import socket
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import ResponseError
 
-from alerts.domain.alert import Alert
-from alerts.domain.errors import ChatUnreachable
 from alerts.domain.telemetry import NO_TELEMETRY, Telemetry
-from alerts.storage.keys import OUTBOX_GROUP, SENT_MARK_TTL_SECONDS, Keys
+from alerts.storage.dead_letters import Burial
+from alerts.storage.delivery_outcomes import MAX_ATTEMPTS, RETRY_CONSUMER, ChatDelivery
+from alerts.storage.keys import OUTBOX_GROUP, Keys
+from alerts.storage.outbox_jobs import (
+    CLASSES,
+    NO_COALESCE,
+    Coalesce,
+    Deliver,
+    Job,
+    OutboxClass,
+    stream_of,
+)
+from alerts.storage.outbox_streams import stream_depth, trim_stream
+from alerts.storage.send_gate import PriorityGate
+
+__all__ = ["Coalesce", "DeliveryWorker", "Job", "consumer_name"]
 
 log = logging.getLogger(__name__)
 LAST_SENT_KEEP = 4096  # chats whose last send time is remembered before pruning
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    """One delivery job as read from the stream."""
-
-    job_id: str
-    kind: str  # fire | expired | signal | digest
-    chat: str
-    alert: Alert | None = None
-    value: float | None = None
-    at: float = 0.0
-    tick: float = 0.0
-    payload: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def from_fields(cls, job_id: str, fields: dict[str, str]) -> Job:
-        kind = fields.get("t", "")
-        if kind in ("fire", "expired"):
-            alert = Alert.unpack(int(fields["id"]), fields["rec"])
-            value = float(fields["v"]) if fields.get("v") else None
-            return cls(
-                job_id, kind, alert.chat, alert, value, float(fields["at"]), float(fields["tick"])
-            )
-        return cls(
-            job_id, kind, fields.get("chat", ""), at=float(fields.get("at", 0)), payload=fields
-        )
-
-
-Deliver = Callable[[str, list[Job]], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class Coalesce:
-    """Per-transport batching, so a burst reaches a phone as one message, not a flood.
-
-    A chat's message waits `linger` seconds for the rest of its poll's jobs, and two
-    messages to one chat are at least `gap` seconds apart; jobs that arrive meanwhile
-    join the next message.
-    """
-
-    linger: float = 0.0
-    gap: float = 0.0
-
-
-NO_COALESCE = Coalesce()
+RETRY_BACKOFF = (5.0, 30.0)  # seconds after the 1st and 2nd failed attempt
+SEND_PERMITS = 8  # sends inside one transport at once: a personal alert waits behind <= 8
+Entries = list[tuple[str, dict[str, str]]]
 
 
 @dataclass(slots=True)
@@ -87,6 +64,18 @@ class _Part:
 
     jobs: list[Job]
     done: asyncio.Future[int]
+    rank: int
+
+
+@dataclass(slots=True)
+class _Stream:
+    cls: OutboxClass
+    key: str
+    inflight: set[str] = field(default_factory=set)
+
+    @property
+    def room(self) -> int:
+        return self.cls.read_ahead - len(self.inflight)
 
 
 def consumer_name() -> str:
@@ -95,7 +84,7 @@ def consumer_name() -> str:
 
 
 class DeliveryWorker:
-    """Reads the outbox in a consumer group and delivers jobs grouped per chat."""
+    """Reads the outbox streams in a consumer group and delivers jobs grouped per chat."""
 
     def __init__(
         self,
@@ -106,131 +95,170 @@ class DeliveryWorker:
         consumer: str | None = None,
         batch: int = 200,
         claim_idle_ms: int = 30_000,
-        concurrency: int = 64,
+        concurrency: int = SEND_PERMITS,
         telemetry: Telemetry = NO_TELEMETRY,
         clock: Callable[[], float] = time.time,
         coalesce: dict[str, Coalesce] | None = None,
-        max_inflight: int | None = None,
+        retry_backoff: tuple[float, ...] = RETRY_BACKOFF,
     ) -> None:
         # redis-py annotates replies as bytes | str; with decode_responses=True they are str.
-
         self.redis: Any = redis
         self.keys = keys
-        self.deliver = deliver
         self.consumer = consumer or consumer_name()
         self.batch = batch
         self.claim_idle_ms = claim_idle_ms
         self.telemetry = telemetry
         self.clock = clock
-        self._slots = asyncio.Semaphore(concurrency)
-        self._paused_logged: set[str] = set()
+        self.concurrency = concurrency
+        self.retry_backoff = retry_backoff
+        self.streams = [_Stream(cls, stream_of(keys, cls)) for cls in CLASSES]
+        self.outcomes = ChatDelivery(self.redis, keys, deliver, telemetry, clock)
+        self.dead = self.outcomes.dead
+        self._gates: dict[str, PriorityGate] = {}
         self._stopping = asyncio.Event()
-        self.delivered = 0
         # chat-key prefix ("tg") -> batching policy; transports without one send at once
         self.coalesce: dict[str, Coalesce] = dict(coalesce or {})
-        # read-ahead bound: jobs wait at most ~max_inflight/rate s, well under claim_idle_ms
-        self.max_inflight = max_inflight or 2 * batch
         self._lanes: dict[str, list[_Part]] = {}
         self._lane_tasks: dict[str, asyncio.Task[None]] = {}
         self._last_sent: dict[str, float] = {}
-        self._inflight: set[str] = set()
         self._room = asyncio.Condition()
         self._background: set[asyncio.Task[int]] = set()
 
     def request_stop(self) -> None:
-        """Finish the batch in flight, then leave `run` (graceful shutdown)."""
+        """Finish the batches in flight, then leave `run` (graceful shutdown)."""
         self._stopping.set()
 
     async def ensure_group(self) -> None:
-        try:
-            await self.redis.xgroup_create(self.keys.outbox, OUTBOX_GROUP, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        for stream in self.streams:
+            try:
+                await self.redis.xgroup_create(stream.key, OUTBOX_GROUP, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
 
-    async def _read(self, block_ms: int | None) -> list[tuple[str, dict[str, str]]]:
-        answer = await self.redis.xreadgroup(
-            OUTBOX_GROUP, self.consumer, {self.keys.outbox: ">"}, count=self.batch, block=block_ms
-        )
-        return [entry for _, stream_entries in answer or [] for entry in stream_entries]
-
+    # ---- reading ---------------------------------------------------------------------------
     async def run_once(self, block_ms: int | None = 1000) -> int:
-        """Read new jobs once and deliver them; returns how many were delivered."""
-        return await self._process(await self._read(block_ms))
+        """Read new jobs of every class once and deliver them; returns how many were sent."""
+        open_ = [s for s in self.streams if s.room > 0]
+        answer = await self.redis.xreadgroup(
+            OUTBOX_GROUP, self.consumer, {s.key: ">" for s in open_}, count=self.batch,
+            block=block_ms,
+        )  # fmt: skip
+        read = {str(key): entries for key, entries in answer or []}
+        done = await asyncio.gather(*(self._process(s, read.get(s.key, [])) for s in open_))
+        return sum(done)
 
-    async def reclaim_once(self) -> int:
-        """Take over jobs another (crashed) worker left pending for too long."""
-        total, start = 0, "0-0"
-        while True:
-            next_start, entries, *_ = await self.redis.xautoclaim(
-                self.keys.outbox, OUTBOX_GROUP, self.consumer, self.claim_idle_ms,
-                start_id=start, count=self.batch,
-            )  # fmt: skip
-            total += await self._process([e for e in entries if e and e[1]])
-            if next_start in ("0-0", b"0-0") or not entries:
-                return total
-            start = next_start
+    async def _reader(self, stream: _Stream) -> None:
+        """Keep up to `read_ahead` jobs of one class in flight (blocking reads, 0.5 s)."""
+        while not self._stopping.is_set():
+            try:
+                async with self._room:
+                    await self._room.wait_for(lambda: stream.room > 0)
+                answer = await self.redis.xreadgroup(
+                    OUTBOX_GROUP, self.consumer, {stream.key: ">"},
+                    count=min(self.batch, stream.room), block=500,
+                )  # fmt: skip
+                entries = [e for _, got in answer or [] for e in got]
+                if entries:
+                    self._spawn(self._process(stream, entries))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox reader (%s) error; retrying in 1s", stream.cls.name)
+                await asyncio.sleep(1.0)
 
-    async def _process(self, entries: list[tuple[str, dict[str, str]]]) -> int:
+    def _spawn(self, work: Coroutine[Any, Any, int]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._settled)
+
+    def _settled(self, task: asyncio.Task[int]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("delivery batch failed (%s); its jobs stay pending", task.exception())
+
+    async def _process(
+        self, stream: _Stream, entries: Entries, tries: dict[str, int] | None = None
+    ) -> int:
         # a reclaim must never take back jobs this worker is still delivering
-        entries = [entry for entry in entries if entry[0] not in self._inflight]
+        entries = [e for e in entries if e[0] not in stream.inflight and e[1]]
         if not entries:
             return 0
         ids = [job_id for job_id, _ in entries]
-        self._inflight.update(ids)
+        stream.inflight.update(ids)
         try:
-            return await self._settle(entries)
+            return await self._settle(stream, entries, tries or {})
         finally:
-            self._inflight.difference_update(ids)
+            stream.inflight.difference_update(ids)
             async with self._room:
                 self._room.notify_all()
 
-    async def _settle(self, entries: list[tuple[str, dict[str, str]]]) -> int:
-        marks = await self.redis.mget([self.keys.sent(job_id) for job_id, _ in entries])
-        done = [job_id for (job_id, _), mark in zip(entries, marks, strict=True) if mark]
-        if done:  # sent before a crash, acked by nobody: ack now, never send twice
-            await self.redis.xack(self.keys.outbox, OUTBOX_GROUP, *done)
-        by_chat: dict[str, list[Job]] = defaultdict(list)
-        for (job_id, fields), mark in zip(entries, marks, strict=True):
-            if mark:
-                continue
+    async def _settle(self, stream: _Stream, entries: Entries, tries: dict[str, int]) -> int:
+        jobs: list[Job] = []
+        for job_id, fields in entries:
             try:
-                job = Job.from_fields(job_id, fields)
+                jobs.append(Job.from_fields(job_id, fields, stream.cls, tries.get(job_id, 1)))
             except (KeyError, ValueError, IndexError):
-                log.error("dropping malformed outbox job %s", job_id)
-                await self.redis.xack(self.keys.outbox, OUTBOX_GROUP, job_id)
-                continue
-            by_chat[job.chat].append(job)
+                log.error("dead-lettering malformed outbox job %s", job_id)
+                await self.outcomes.bury_entries(
+                    [Burial(stream.key, job_id, fields, 0)], "malformed job"
+                )
+        if not jobs:
+            return 0
+        marks = await self.redis.mget([self.keys.sent(job.mark_id) for job in jobs])
+        done = [job.job_id for job, mark in zip(jobs, marks, strict=True) if mark]
+        if done:  # sent before a crash, acked by nobody: ack now, never send twice
+            await self.redis.xack(stream.key, OUTBOX_GROUP, *done)
+        by_chat: dict[str, list[Job]] = defaultdict(list)
+        worn: list[Job] = []
+        for job, mark in zip(jobs, marks, strict=True):
+            if not mark:
+                (worn if job.tries > MAX_ATTEMPTS else by_chat[job.chat]).append(job)
+        if worn:  # reclaimed again and again (e.g. it crashed its workers): stop here
+            await self.outcomes.bury(worn, "too many attempts", attempted=False)
         results = await asyncio.gather(*(self._enqueue(c, j) for c, j in by_chat.items()))
         return sum(results)
 
+    # ---- lanes: one per chat, leading-edge coalescing ------------------------------------
     async def _enqueue(self, chat: str, jobs: list[Job]) -> int:
         """Queue jobs on the chat's lane; returns how many were delivered once settled."""
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._lanes.setdefault(chat, []).append(_Part(jobs, done))
+        part = _Part(jobs, done, min(job.cls.rank for job in jobs))
+        self._lanes.setdefault(chat, []).append(part)
         if chat not in self._lane_tasks:
             self._lane_tasks[chat] = asyncio.create_task(self._lane(chat), name=f"lane {chat}")
         return await done
 
+    def _rank(self, chat: str) -> int:
+        return min((p.rank for p in self._lanes.get(chat, ())), default=len(CLASSES))
+
+    def _gate(self, chat: str) -> PriorityGate:
+        transport = chat.split(":", 1)[0]
+        gate = self._gates.get(transport)
+        if gate is None:
+            gate = self._gates[transport] = PriorityGate(self.concurrency)
+        return gate
+
     async def _lane(self, chat: str) -> None:
-        """Send a chat's queued jobs in as few messages as its coalescing policy allows."""
+        """Send a chat's jobs: the first at once, later ones merged and `gap` apart."""
         policy = self.coalesce.get(chat.split(":", 1)[0], NO_COALESCE)
         parts: list[_Part] = []
         try:
             while self._lanes.get(chat):
-                now = time.monotonic()
-                ready = max(now + policy.linger, self._last_sent.get(chat, -math.inf) + policy.gap)
-                if ready > now:
-                    await asyncio.sleep(ready - now)  # jobs arriving meanwhile join this message
-                parts = self._lanes.pop(chat)
-                try:
-                    delivered = await self._deliver_chat(chat, [j for p in parts for j in p.jobs])
-                except Exception as exc:  # e.g. Redis down while acking: jobs stay pending
-                    for part in parts:
-                        if not part.done.done():
-                            part.done.set_exception(exc)
-                    parts = []
-                    continue
+                wait = self._last_sent.get(chat, -math.inf) + policy.gap - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)  # jobs arriving meanwhile join this message
+                async with self._gate(chat).slot(lambda: self._rank(chat)):
+                    parts = self._lanes.pop(chat, [])  # what queued up while we waited
+                    jobs = [job for part in parts for job in part.jobs]
+                    try:
+                        delivered = await self.outcomes.deliver(chat, jobs)
+                    except Exception as exc:  # e.g. Redis down while acking: jobs stay pending
+                        for part in parts:
+                            if not part.done.done():
+                                part.done.set_exception(exc)
+                        parts = []
+                        continue
                 self._last_sent[chat] = time.monotonic()
                 for part in parts:
                     if not part.done.done():
@@ -245,114 +273,126 @@ class DeliveryWorker:
                 horizon = time.monotonic() - gap
                 self._last_sent = {c: t for c, t in self._last_sent.items() if t > horizon}
 
-    async def _deliver_chat(self, chat: str, jobs: list[Job]) -> int:
-        ids = [job.job_id for job in jobs]
-        async with self._slots:
-            if await self.redis.exists(self.keys.paused(chat)):
-                await self.redis.xack(self.keys.outbox, OUTBOX_GROUP, *ids)
-                return 0
-            try:
-                await self.deliver(chat, jobs)
-            except ChatUnreachable as exc:
-                await self.redis.set(self.keys.paused(chat), str(int(self.clock())))
-                await self.redis.xack(self.keys.outbox, OUTBOX_GROUP, *ids)
-                if chat not in self._paused_logged:
-                    self._paused_logged.add(chat)
-                    log.warning("chat %s unreachable (%s): its alerts are paused", chat, exc)
-                return 0
-            except Exception as exc:
-                log.warning("delivery to %s deferred (%s); will retry", chat, exc)
-                return 0
-            # Still inside the slot: at most `concurrency` Redis connections in use at once.
-            pipe = self.redis.pipeline(transaction=False)
-            for job_id in ids:
-                pipe.set(self.keys.sent(job_id), "1", ex=SENT_MARK_TTL_SECONDS)
-            pipe.xack(self.keys.outbox, OUTBOX_GROUP, *ids)
-            await pipe.execute()
-        now = self.clock()
-        for job in jobs:
-            self.telemetry.delivered(now - job.tick if job.tick else None)
-        self.delivered += len(jobs)
-        return len(jobs)
-
+    # ---- the loop, retries, reclaim, trimming -------------------------------------------
     async def run(self, reclaim_every: float = 10.0) -> None:
-        """Deliver until cancelled or asked to stop; reclaim stuck jobs periodically.
+        """Deliver until cancelled or asked to stop; retry, reclaim and trim periodically.
 
-        Reading runs ahead of sending (up to `max_inflight` jobs), so a chat waiting for
-        its coalescing gap or its flood limit never holds up the other chats.
+        One reader per class runs ahead of sending (up to the class's `read_ahead`), so a
+        chat waiting for its coalescing gap or its flood limit never holds up the others.
         """
         await self.ensure_group()
-        # its own task: the loop below may wait a long time for room in the read-ahead
-        keeper = asyncio.create_task(self._keep_claimed_loop(self.claim_idle_ms / 3000))
-        last_reclaim = 0.0
+        readers = [asyncio.create_task(self._reader(s), name=f"outbox {s.cls.name}")
+                   for s in self.streams]  # fmt: skip
+        upkeep = asyncio.create_task(self._upkeep(reclaim_every), name="outbox upkeep")
+        renew = asyncio.create_task(self._renew(), name="outbox renew")
         try:
-            while not self._stopping.is_set():
-                try:
-                    if time.monotonic() - last_reclaim >= reclaim_every:
-                        last_reclaim = time.monotonic()
-                        await self.reclaim_once()
-                        await self.trim()
-                    async with self._room:
-                        await self._room.wait_for(lambda: len(self._inflight) < self.max_inflight)
-                    entries = await self._read(block_ms=500)
-                    if entries:
-                        task = asyncio.create_task(self._process(entries))
-                        self._background.add(task)
-                        task.add_done_callback(self._settled)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("delivery worker error; retrying in 1s")
-                    await asyncio.sleep(1.0)
+            await self._stopping.wait()
+            upkeep.cancel()
+            await asyncio.wait(readers, timeout=1.0)  # a blocked read returns within 0.5 s
             if self._background:  # graceful stop: finish the jobs in flight
                 await asyncio.gather(*self._background, return_exceptions=True)
         finally:
-            for pending in (keeper, *self._background, *self._lane_tasks.values()):
+            lanes = self._lane_tasks.values()
+            for pending in (*readers, upkeep, renew, *self._background, *lanes):
                 pending.cancel()
 
-    async def _keep_claimed_loop(self, every: float) -> None:
-        """Reset the idle time of the jobs this worker still holds (read, not yet sent).
+    async def _upkeep(self, reclaim_every: float) -> None:
+        last_reclaim = -math.inf
+        while True:
+            try:
+                await self.retry_once()
+                if time.monotonic() - last_reclaim >= reclaim_every:
+                    last_reclaim = time.monotonic()
+                    await self.reclaim_once()
+                    await self.trim()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox upkeep error; retrying")
+            await asyncio.sleep(min(1.0, self.retry_backoff[0]))
 
-        With one send budget per token shared by all replicas, a job may wait in this
-        worker longer than `claim_idle_ms` for its slot; without this heartbeat another
-        worker would take it over and send it a second time.
+    def _backoff_ms(self, tries: int) -> int:
+        return int(self.retry_backoff[min(tries, len(self.retry_backoff)) - 1] * 1000)
+
+    async def retry_once(self) -> int:
+        """Claim parked jobs whose backoff is over (XCLAIM with min-idle: one worker wins)."""
+        total = 0
+        for stream in self.streams:
+            if stream.room <= 0:
+                continue
+            rows = await self.redis.xpending_range(
+                stream.key, OUTBOX_GROUP, "-", "+", min(self.batch, stream.room),
+                consumername=RETRY_CONSUMER, idle=self._backoff_ms(1),
+            )  # fmt: skip
+            due: dict[int, list[str]] = defaultdict(list)
+            for row in rows:
+                tries = int(row["times_delivered"])
+                if int(row["time_since_delivered"]) >= self._backoff_ms(tries):
+                    due[tries].append(str(row["message_id"]))
+            for tries, ids in due.items():
+                claimed = await self.redis.xclaim(
+                    stream.key, OUTBOX_GROUP, self.consumer, self._backoff_ms(tries), ids
+                )
+                total += len(claimed)
+                self._spawn(self._process(stream, claimed, {i: tries + 1 for i in ids}))
+        return total
+
+    async def _renew(self) -> None:
+        """Reset the idle time of jobs still in flight here, so no live job is reclaimed.
+
+        A job waiting its turn (gap, gate, a budget shared by replicas) may be held longer
+        than `claim_idle_ms`; XCLAIM JUSTID to ourselves restarts its idle clock without
+        counting a delivery. Only jobs idle a whole round are renewed: one just parked for
+        a retry (idle 0) is never pulled back from the retry consumer.
         """
+        every = max(1.0, self.claim_idle_ms / 3000)
         while True:
             await asyncio.sleep(every)
-            ids = list(self._inflight)
-            try:
-                for start in range(0, len(ids), self.batch):
-                    await self.redis.xclaim(
-                        self.keys.outbox, OUTBOX_GROUP, self.consumer, 0,
-                        ids[start : start + self.batch], justid=True,
-                    )  # fmt: skip
-            except RedisError as exc:
-                log.warning("could not keep the claims in flight fresh: %s", exc)
+            for stream in self.streams:
+                if stream.inflight:
+                    try:
+                        await self.redis.xclaim(
+                            stream.key, OUTBOX_GROUP, self.consumer, int(every * 1000),
+                            list(stream.inflight), justid=True,
+                        )  # fmt: skip
+                    except Exception as exc:  # Redis away: the next round tries again
+                        log.debug("renewing in-flight jobs failed: %s", exc)
 
-    def _settled(self, task: asyncio.Task[int]) -> None:
-        self._background.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("delivery batch failed (%s); its jobs stay pending", task.exception())
+    async def reclaim_once(self) -> int:
+        """Take over jobs another (crashed) worker left pending for too long."""
+        total = 0
+        for stream in self.streams:
+            start = "0-0"
+            while True:
+                next_start, entries, *_ = await self.redis.xautoclaim(
+                    stream.key, OUTBOX_GROUP, self.consumer, self.claim_idle_ms,
+                    start_id=start, count=self.batch,
+                )  # fmt: skip
+                entries = [e for e in entries if e and e[1]]
+                tries = await self._tries(stream.key, [job_id for job_id, _ in entries])
+                total += await self._process(stream, entries, tries)
+                if next_start in ("0-0", b"0-0") or not entries:
+                    break
+                start = next_start
+        return total
+
+    async def _tries(self, stream: str, ids: list[str]) -> dict[str, int]:
+        """Delivery counts (the claim just made included) of pending jobs."""
+        if not ids:
+            return {}
+        pipe = self.redis.pipeline(transaction=False)
+        for job_id in ids:
+            pipe.xpending_range(stream, OUTBOX_GROUP, job_id, job_id, 1)
+        rows = [row for found in await pipe.execute() for row in found]
+        return {str(r["message_id"]): int(r["times_delivered"]) for r in rows}
 
     async def trim(self) -> int:
-        """Drop acknowledged jobs: everything older than the oldest job still pending."""
-        pending = await self.redis.xpending(self.keys.outbox, OUTBOX_GROUP)
-        if pending["pending"]:
-            floor = pending["min"]
-        else:
-            groups = await self.redis.xinfo_groups(self.keys.outbox)
-            group = next((g for g in groups if g["name"] == OUTBOX_GROUP), None)
-            if group is None:
-                return 0
-            ms, seq = str(group["last-delivered-id"]).split("-")
-            floor = f"{ms}-{int(seq) + 1}"
-        return int(await self.redis.xtrim(self.keys.outbox, minid=floor, approximate=False))
+        """Drop acknowledged jobs of every stream, and dead letters older than 7 days."""
+        total = sum([await trim_stream(self.redis, stream.key) for stream in self.streams])
+        await self.dead.trim()
+        return total
 
     async def depth(self) -> tuple[int, int]:
-        """(jobs in the stream, jobs read but not acknowledged)."""
-        length = await self.redis.xlen(self.keys.outbox)
-        try:
-            pending = await self.redis.xpending(self.keys.outbox, OUTBOX_GROUP)
-        except ResponseError:
-            return int(length), 0
-        return int(length), int(pending["pending"])
+        """(jobs in the streams, jobs read but not acknowledged), all classes together."""
+        depths = [await stream_depth(self.redis, stream.key) for stream in self.streams]
+        return sum(d[0] for d in depths), sum(d[1] for d in depths)

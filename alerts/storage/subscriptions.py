@@ -130,7 +130,7 @@ class Subscriptions:
                     "at": repr(now),
                     "tick": repr(now),
                 }
-                pipe.xadd(self.keys.outbox, fields)
+                pipe.xadd(self.keys.outbox_broadcast, fields)  # after personal alerts
                 written += 1
             await pipe.execute()
         return written

@@ -246,9 +246,15 @@ class AlertService:
             raise UserError(f"No alert #{alert_id} in this chat (it may have been deleted).")
         return await self.get_own(chat, alert_id)
 
-    async def resume_chat(self, chat: str) -> bool:
-        """Resume deliveries to a chat paused after a 403 (called on /start)."""
-        return bool(await self.redis.delete(self.keys.paused(chat)))
+    async def resume_chat(self, chat: str) -> str | None:
+        """Resume deliveries to a paused chat (called on /start); returns why it was paused."""
+        reason: str | None = await self.redis.getdel(self.keys.paused(chat))
+        return reason
 
     async def is_paused(self, chat: str) -> bool:
         return bool(await self.redis.exists(self.keys.paused(chat)))
+
+    async def paused_reason(self, chat: str) -> str | None:
+        """Why deliveries to the chat are paused (what the chat API said), or None."""
+        reason: str | None = await self.redis.get(self.keys.paused(chat))
+        return reason

@@ -22,6 +22,7 @@ class BotStats:
     fired_today: int
     queue_length: int
     queue_pending: int
+    dead_letters: int
     last_poll_age: float | None
 
 
@@ -61,5 +62,6 @@ class StatsSource:
             fired_today=int(fired or 0),
             queue_length=length,
             queue_pending=pending,
+            dead_letters=await self.worker.dead.count(),
             last_poll_age=None if feed.last_ok is None else max(0.0, now - feed.last_ok),
         )

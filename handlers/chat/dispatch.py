@@ -40,7 +40,7 @@ class Dispatcher:
         """Render a chat's jobs as one message and hand it to that chat's transport."""
         transport = transport_of(chat)
         push = self._pushers.get(transport)
-        if push is None:
-            raise DeliveryDeferred(f"no transport for {transport} in this process")
+        if push is None:  # e.g. its token was removed: retried a few times, then dead letter
+            raise DeliveryDeferred("no transport")
         await push(chat, render_jobs(jobs), SendClass.of(job.kind for job in jobs))
         self.on_delivered(transport, len(jobs))

@@ -41,6 +41,8 @@ class Services:
     symbols: SymbolParser
     clock: Callable[[], float]
     charts: ChartCache
+    # a chat got a new id (group → supergroup): moves its state, returns alerts moved
+    migrate_chat: Callable[[str, str], Awaitable[int]]
     admin_ids: frozenset[int] = frozenset()
 
     def is_operator(self, req: Request) -> bool:

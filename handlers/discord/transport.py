@@ -26,6 +26,7 @@ import yarl
 from discord import app_commands
 from redis.exceptions import RedisError
 
+from alerts.domain.chat import BadChatKey, ChatAddress, Transport
 from alerts.domain.delivery import SendClass
 from alerts.domain.errors import ChatUnreachable, DeliveryDeferred, UserError
 from alerts.storage.send_budget import SendBudget
@@ -56,15 +57,18 @@ READY_TIMEOUT = 30.0
 # discord.py fires `ready` this long after the last GUILD_CREATE (default 2 s). Nothing here
 # needs a complete guild cache at start-up: guilds arriving later are cached all the same.
 GUILD_READY_TIMEOUT = 0.5
+# Cannot send messages to this user, Unknown Channel, Missing Permissions, Missing Access,
+# Unknown User: each stays true until someone acts (opens DMs, fixes the channel's rights)
+PERMANENT_CODES = frozenset({50007, 10003, 50013, 50001, 10013})
 NO_PERMISSION = "You need the Manage Server permission to use /{verb} for #{channel}."
 
 
 def user_chat(user_id: int) -> str:
-    return f"dc:u:{user_id}"
+    return str(ChatAddress.discord_user(user_id))
 
 
 def channel_chat(channel_id: int) -> str:
-    return f"dc:c:{channel_id}"
+    return str(ChatAddress.discord_channel(channel_id))
 
 
 def manages_server(interaction: discord.Interaction[Any]) -> bool:
@@ -399,21 +403,27 @@ class DiscordTransport:
     async def push(
         self, chat: str, reply: Reply, send_class: SendClass = SendClass.PERSONAL
     ) -> None:
-        """Deliver to `dc:u:<user>` (DM) or `dc:c:<channel>`; 403/404 → ChatUnreachable.
+        """Deliver to `dc:u:<user>` (DM) or `dc:c:<channel>`, classifying errors once, here.
 
+        Permanent: 403/404 and the codes of `PERMANENT_CODES` → `ChatUnreachable`;
+        anything else (429 past discord.py's own waits, 5xx, network) → `DeliveryDeferred`.
         Discord has no paid broadcasts: every class spends the same global budget.
         """
-        _, kind, raw = [*chat.split(":", 2), "", ""][:3]
-        if kind not in ("u", "c") or not raw.isdigit():
-            raise ChatUnreachable(f"not a Discord chat key: {chat!r}")
-        await self._spend(2 if kind == "u" else 1)  # a DM may cost a create-DM call too
         try:
-            target = await self._target(kind, int(raw))
+            address = ChatAddress.parse(chat)
+        except BadChatKey as exc:
+            raise ChatUnreachable(str(exc)) from exc
+        target_id = address.numeric_id
+        if address.transport is not Transport.DISCORD or target_id is None:
+            raise ChatUnreachable(f"not a Discord chat key: {chat!r}")
+        await self._spend(2 if address.kind == "u" else 1)  # a DM may cost a create-DM too
+        try:
+            target = await self._target(address.kind, target_id)
             # discord.py waits out 429s itself (retry_after), so nothing is dropped on one
-            await target.send(**message_kwargs(reply, int(raw) if kind == "c" else None))
-        except (discord.Forbidden, discord.NotFound) as exc:
-            raise ChatUnreachable(f"{exc.status} {exc.text or type(exc).__name__}") from exc
+            await target.send(**message_kwargs(reply, target_id if address.is_group else None))
         except discord.HTTPException as exc:
+            if exc.code in PERMANENT_CODES or exc.status in (403, 404):
+                raise ChatUnreachable(f"{exc.status} {exc.text or type(exc).__name__}") from exc
             raise DeliveryDeferred(f"Discord answered {exc.status}: {exc.text}") from exc
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise DeliveryDeferred(f"Discord unreachable: {exc!r}") from exc

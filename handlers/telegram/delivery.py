@@ -27,8 +27,9 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 from telegram.ext import BaseRateLimiter
 
+from alerts.domain.chat import BadChatKey, ChatAddress, Transport
 from alerts.domain.delivery import TELEGRAM, SendClass
-from alerts.domain.errors import ChatUnreachable, DeliveryDeferred
+from alerts.domain.errors import ChatMoved, ChatUnreachable, DeliveryDeferred
 from alerts.storage.outbox import Coalesce
 from alerts.storage.send_budget import SendBudget
 from handlers.chat.reply import Reply
@@ -50,10 +51,15 @@ LIMITED_METHODS = frozenset(
         "sendVideo", "sendAudio", "sendVoice", "copyMessage", "forwardMessage",
     }
 )  # fmt: skip
-# A chat's alerts wait 1 s for the rest of their poll, and its messages are >= 3 s apart
-# (within 1/s per chat and 20/min per group); alerts arriving meanwhile join the next one.
-COALESCE = Coalesce(linger=1.0, gap=3.0)
-UNREACHABLE_400 = ("chat not found", "peer_id_invalid", "user not found")
+# A chat's first alert goes out at once; its messages are >= 3 s apart (within 1/s per
+# chat and 20/min per group) and alerts arriving meanwhile join the next one.
+COALESCE = Coalesce(gap=3.0)
+# 400s that stay true until someone acts (unblocks, re-adds the bot, grants rights)
+PERMANENT_400 = (
+    "chat not found", "peer_id_invalid", "user not found", "not enough rights",
+    "have no rights", "chat_write_forbidden", "user is deactivated",
+    "group chat was deactivated", "bot is not a member",
+)  # fmt: skip
 
 RequestCallback = Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]]
 
@@ -339,26 +345,30 @@ class TelegramSender:
     ) -> None:
         """Deliver a notification to `tg:<id>`; broadcasts may be paid ones (see the class).
 
-        403 (blocked, kicked, deleted) and 400 "chat not found" raise `ChatUnreachable`
-        (the worker pauses the chat); flood limits still hit after the limiter's retries
-        and network trouble raise `DeliveryDeferred` (the job stays pending).
+        Permanent — 403 (blocked, kicked, deactivated) and the 400s of `PERMANENT_400` —
+        raise `ChatUnreachable` (dead letter, chat paused); a group that became a
+        supergroup raises `ChatMoved`; transient — flood limits still hit after the
+        limiter's retries, other 400s, 5xx, timeouts, network — raise `DeliveryDeferred`
+        (retried a few times with backoff).
         """
-        chat_id = _as_int(chat.split(":", 1)[1] if ":" in chat else None)
-        if chat_id is None:
+        try:
+            address = ChatAddress.parse(chat)
+        except BadChatKey as exc:
+            raise ChatUnreachable(str(exc)) from exc
+        chat_id = address.numeric_id
+        if address.transport is not Transport.TELEGRAM or chat_id is None:
             raise ChatUnreachable(f"not a Telegram chat key: {chat!r}")
         paid = self.paid_broadcast and send_class is SendClass.BROADCAST
         try:
-            try:
-                await self.send(chat_id, reply, paid=paid)
-            except ChatMigrated as exc:  # a group became a supergroup: same people, new id
-                log.warning("telegram chat %s moved to %s", chat_id, exc.new_chat_id)
-                await self.send(exc.new_chat_id, reply, paid=paid)
+            await self.send(chat_id, reply, paid=paid)
+        except ChatMigrated as exc:  # a group became a supergroup: same people, new id
+            raise ChatMoved(str(ChatAddress.telegram(exc.new_chat_id))) from exc
         except Forbidden as exc:
             raise ChatUnreachable(exc.message) from exc
         except BadRequest as exc:
-            if any(marker in exc.message.lower() for marker in UNREACHABLE_400):
+            if any(marker in exc.message.lower() for marker in PERMANENT_400):
                 raise ChatUnreachable(exc.message) from exc
-            raise
+            raise DeliveryDeferred(f"telegram refused: {exc.message}") from exc
         except RetryAfter as exc:
             raise DeliveryDeferred("telegram flood limit", retry_after_seconds(exc)) from exc
         except NetworkError as exc:

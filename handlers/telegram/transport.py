@@ -39,6 +39,7 @@ from telegram.ext import (
     filters,
 )
 
+from alerts.domain.chat import ChatAddress
 from alerts.domain.delivery import SendClass
 from alerts.storage.send_budget import SendBudget
 from handlers.chat.core import CommandCore
@@ -62,7 +63,7 @@ NOT_ALLOWED = "Sorry, this altbot is private: this chat is not on its allow-list
 
 
 def chat_key(chat_id: int) -> str:
-    return f"tg:{chat_id}"
+    return str(ChatAddress.telegram(chat_id))
 
 
 class TelegramTransport:
@@ -95,6 +96,7 @@ class TelegramTransport:
         )
         commands = filters.COMMAND & filters.UpdateType.MESSAGE  # no edits, no channel posts
         self.app.add_handler(MessageHandler(commands, self._on_command))
+        self.app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self._on_migrate))
         self.app.add_handler(CallbackQueryHandler(self._on_callback))
         self.app.add_error_handler(self._on_error)
         self.sender = TelegramSender(self.app.bot, paid_broadcast=paid_broadcast)
@@ -194,7 +196,7 @@ class TelegramTransport:
         """`as_group`: an anonymous admin posting as the group itself (only admins can)."""
         is_group = chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
         is_admin = as_group or not is_group or await self._is_admin(chat.id, user.id)
-        return Request(chat_key(chat.id), f"tg:{user.id}", text, is_group, is_admin, "telegram")
+        return Request(chat_key(chat.id), chat_key(user.id), text, is_group, is_admin, "telegram")
 
     def _addressed_to_me(self, text: str, is_group: bool) -> bool:
         """`/coin@otherbot` is not for us; in groups, unknown bare commands are not either."""
@@ -223,6 +225,20 @@ class TelegramTransport:
         )
         if reply is not None:
             self.replies.put(chat.id, reply)
+
+    async def _on_migrate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A group became a supergroup: its alerts, subscriptions, … follow it to the new id."""
+        message, move = update.message, self.core.services.migrate_chat
+        if message is None or move is None:
+            return
+        if message.migrate_to_chat_id:
+            old, new = message.chat.id, message.migrate_to_chat_id
+        elif message.migrate_from_chat_id:
+            old, new = message.migrate_from_chat_id, message.chat.id
+        else:
+            return
+        moved = await move(chat_key(old), chat_key(new))
+        log.info("telegram chat %s became %s: %d alerts moved", old, new, moved)
 
     async def _on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query, chat, user = update.callback_query, update.effective_chat, update.effective_user

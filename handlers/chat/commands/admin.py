@@ -19,6 +19,7 @@ async def stats(svc: Services, req: Request, args: list[str]) -> Reply:
         ("Active alerts", f"{s.active_alerts:,}"),
         ("Fired today (UTC)", f"{s.fired_today:,}"),
         ("Delivery queue", f"{s.queue_pending:,} in flight, {s.queue_length:,} in the stream"),
+        ("Dead letters (7 days)", f"{s.dead_letters:,}"),
         ("Last exchange poll", poll),
     ]
     stale = s.last_poll_age is None or s.last_poll_age > svc.freshness.price_max_age

@@ -18,6 +18,13 @@ router = Router()
 
 
 
+def paused_line(reason: str) -> str:
+    """Why a chat gets nothing, and how to fix it (its chat API said `reason`)."""
+    if reason.isdigit():  # a mark from before reasons were kept: a pause time
+        reason = "a message could not be delivered"
+    return f"⚠️ Deliveries here are paused ({reason}). Fix that, then send /start to resume."
+
+
 def describe(alert: Alert) -> str:
     """The condition in words, e.g. `above 9.5` or `moves 5% within 1h`."""
     if alert.kind is AlertKind.ABOVE:
@@ -130,9 +137,11 @@ async def list_button(svc: Services, req: Request, args: list[str]) -> Reply:
 async def _list(svc: Services, req: Request) -> Reply:
     service = svc.alerts
     alerts = await service.list(req.chat)
-    paused = await service.is_paused(req.chat)
+    paused = await service.paused_reason(req.chat)
+    note = [] if paused is None else [paused_line(paused)]
     if not alerts:
-        return Reply("No alerts yet", ["Set one with /alert LINK above 9.5 or /alert AVAX +40%."])
+        hint = "Set one with /alert LINK above 9.5 or /alert AVAX +40%."
+        return Reply("No alerts yet", [hint, *note])
     lines = []
     buttons = []
     for a in alerts:
@@ -146,8 +155,7 @@ async def _list(svc: Services, req: Request) -> Reply:
             f"created {fmt.when(a.created)}{last}" + (f"; {extra}" if extra else "")
         )
         buttons.append([Button(f"Delete #{a.id}", f"del:{a.id}")])
-    if paused:
-        lines.append("⚠️ Deliveries here are paused (a message failed). Send /start to resume.")
+    lines.extend(note)
     if len(alerts) > 1:
         buttons.append([Button("Delete all", "delall")])
     title = f"Your alerts ({len(alerts)}/{service.quota})"

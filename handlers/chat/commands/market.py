@@ -24,7 +24,8 @@ async def start(svc: Services, req: Request, args: list[str]) -> Reply:
         "(2017, 2021). Speculative targets +40% to +150%. History may not repeat.",
         "Try /coin LINK, /regime or /alert LINK +40%. /help lists everything.",
     ]
-    await svc.alerts.resume_chat(req.chat)
+    if await svc.alerts.resume_chat(req.chat) is not None:
+        lines.append("Deliveries here were paused; they are back on.")
     buttons = [
         [
             Button("/coin LINK", "run:coin:LINK"),

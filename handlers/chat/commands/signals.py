@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from alerts.domain.errors import UserError
 from alerts.storage.subscriptions import SIGNALS
+from handlers.chat.commands.alerts import paused_line
 from handlers.chat.copy import PUSH_NOTE
 from handlers.chat.core import Router
 from handlers.chat.reply import Button, Reply, Request, require_group_admin
@@ -16,7 +17,6 @@ from handlers.chat.services import Services
 router = Router()
 
 VALID = ", ".join(SIGNALS)
-RESUME = "A message failed to arrive; send /start to resume."
 
 
 
@@ -100,8 +100,9 @@ async def _listing(svc: Services, req: Request) -> Reply:
     mine = await svc.subscriptions.of(req.chat)
     lines = [f"{'✅' if name in mine else '▫️'} {name}: {SIGNALS[name]}" for name in SIGNALS]
     lines.append("Change with /subscribe NAME or /unsubscribe NAME (no name: all).")
-    if await svc.alerts.is_paused(req.chat):
-        lines.append(f"⚠️ Deliveries to this chat are paused. {RESUME}")
+    why = await svc.alerts.paused_reason(req.chat)
+    if why is not None:
+        lines.append(paused_line(why))
     row = []
     if len(mine) < len(SIGNALS):
         row.append(Button("Subscribe to all", f"subs:add:{_names_arg(list(SIGNALS))}"))
