@@ -24,9 +24,10 @@ from typing import Any
 from redis.asyncio import Redis
 
 from alerts.domain.alert import Alert, AlertKind, AlertState, Direction, Series
+from alerts.domain.jobs import Job
 from alerts.storage.engine import Engine
 from alerts.storage.keys import BUCKET_SHIFT, Keys
-from alerts.storage.outbox import DeliveryWorker, Job
+from alerts.storage.outbox import DeliveryWorker
 from bench import redis_memory as mem
 from bench.population import MARKETS, Population, load, reserve_ids
 from bench.results import check, machine_facts, percentile, table, target_rows

@@ -23,9 +23,10 @@ from typing import Any
 from redis.asyncio import Redis
 
 from alerts.domain.alert import Series
+from alerts.domain.jobs import Job
 from alerts.storage.engine import Engine
 from alerts.storage.keys import Keys
-from alerts.storage.outbox import DeliveryWorker, Job
+from alerts.storage.outbox import DeliveryWorker
 from bench import redis_memory as mem
 from bench.engine_bench import DRAIN_POOL, roomy_client
 from bench.population import MARKETS, Population, load, reserve_ids

@@ -12,9 +12,10 @@ from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
 
+from alerts.domain.jobs import Job
 from alerts.storage.digests import Schedule
 from alerts.storage.keys import OUTBOX_GROUP, Keys
-from alerts.storage.outbox import DeliveryWorker, Job
+from alerts.storage.outbox import DeliveryWorker
 from alerts.storage.subscriptions import Signal
 from fakes.tg_harness import Harness, telegram_app
 from handlers.chat.reply import Request

@@ -143,7 +143,8 @@ async def test_paused_chat_does_not_fire_until_resumed(redis: Redis, keys: Keys)
 
 
 async def test_worker_crash_between_claim_and_send_delivers_once(redis: Redis, keys: Keys) -> None:
-    from alerts.storage.outbox import DeliveryWorker, Job
+    from alerts.domain.jobs import Job
+    from alerts.storage.outbox import DeliveryWorker
 
     engine = Engine(redis, keys)
     for i in range(1, 6):

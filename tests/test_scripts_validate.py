@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from alerts.domain.alert import Alert, Direction, Series
+from alerts.domain.jobs import Job, JobKind
 from alerts.storage.engine import CREATED, SYMBOL_CAP_REACHED, Engine, context_argv
 from alerts.storage.keys import Keys
 from alerts.storage.migrate import migrate
@@ -170,3 +171,20 @@ async def test_a_counter_that_is_not_a_number_is_caught_before_any_write(
     assert await engine.evaluate(SYM, Series.PRICE, 9.0, 3, 3) == 0
     assert await redis.hget(keys.last(SYM), Series.PRICE) == "9.7"  # nothing written
     assert engine.bad.seen == {("record", "2"), ("key", keys.active)}
+
+
+async def test_jobs_written_by_the_scripts_decode_with_the_one_codec(
+    redis: Redis, keys: Keys
+) -> None:
+    """Fire and expire jobs come from Lua (claim, remove); the domain codec reads them."""
+    engine = Engine(redis, keys)
+    for i in (1, 2):
+        assert await engine.create(make_alert(i, 9.5, expires=50 if i == 2 else 0), quota=50)
+    await engine.evaluate(SYM, Series.PRICE, 9.0, 1, 1)
+    await engine.evaluate(SYM, Series.PRICE, 9.8, 2, 60)  # #1 fires; #2 is past its expiry
+    jobs = [Job.from_fields(i, f) for i, f in await redis.xrange(keys.outbox)]
+    kinds = {job.alert.id: job.kind for job in jobs if job.alert is not None}
+    assert kinds == {1: JobKind.FIRE, 2: JobKind.EXPIRED}
+    fired = next(job for job in jobs if job.kind is JobKind.FIRE)
+    assert (fired.value, fired.tick_ts, fired.chat) == (9.8, 2.0, "tg:1")
+    assert "local J = {kind = 't'," in lua_header()

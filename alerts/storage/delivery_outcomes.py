@@ -16,11 +16,12 @@ from collections.abc import Callable
 from typing import Any
 
 from alerts.domain.errors import ChatMoved, ChatUnreachable
+from alerts.domain.jobs import Job
 from alerts.domain.telemetry import Telemetry
 from alerts.storage.chat_migration import ChatMigration
 from alerts.storage.dead_letters import Burial, DeadLetters
 from alerts.storage.keys import OUTBOX_GROUP, SENT_MARK_TTL_SECONDS, Keys
-from alerts.storage.outbox_jobs import Deliver, Job, stream_of
+from alerts.storage.outbox_jobs import Deliver, stream_of
 
 log = logging.getLogger("alerts.storage.outbox")
 MAX_ATTEMPTS = 3  # sends of one job before it is dead-lettered
@@ -70,8 +71,8 @@ class ChatDelivery:
         await pipe.execute()
         now = self.clock()
         for job in jobs:
-            if job.tick:
-                self.telemetry.delivered(now - job.tick)
+            if job.tick_ts:
+                self.telemetry.delivered(now - job.tick_ts)
         return len(jobs)
 
     async def _moved(self, chat: str, new_chat: str, jobs: list[Job]) -> int:

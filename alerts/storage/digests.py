@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfoNotFoundError
 
 from redis.asyncio import Redis
 
-from alerts.domain.jobs import Notice
+from alerts.domain.jobs import JobKind, Notice, notice_fields
 from alerts.domain.schedule import Schedule
 from alerts.storage.keys import Keys
 from alerts.storage.scripts import load_lua
@@ -138,16 +138,7 @@ class DigestScheduler:
         except Exception:
             log.exception("building the digest of %s failed; retrying next round", chat)
             return 0
-        fields = {
-            "t": "digest",
-            "chat": chat,
-            "title": notice.title,
-            "body": "\n".join(notice.lines),
-            "buttons": notice.buttons_field(),
-            "due": str(due),
-            "at": repr(now),
-            "tick": repr(float(due)),
-        }
+        fields = notice_fields(JobKind.DIGEST, chat, notice, now, float(due), due=str(due))
         claimed = await self._claim_one(chat, due, packed or "", next_run, fields)
         if claimed != 1:  # another replica (or an earlier run) claimed it, or chat paused
             return 0

@@ -33,23 +33,14 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from alerts.domain.jobs import CLASSES, Job, OutboxClass
 from alerts.domain.telemetry import NO_TELEMETRY, Telemetry
 from alerts.storage.dead_letters import Burial
 from alerts.storage.delivery_outcomes import MAX_ATTEMPTS, RETRY_CONSUMER, ChatDelivery
 from alerts.storage.keys import OUTBOX_GROUP, Keys
-from alerts.storage.outbox_jobs import (
-    CLASSES,
-    NO_COALESCE,
-    Coalesce,
-    Deliver,
-    Job,
-    OutboxClass,
-    stream_of,
-)
+from alerts.storage.outbox_jobs import NO_COALESCE, Coalesce, Deliver, stream_of
 from alerts.storage.outbox_streams import stream_depth, trim_stream
 from alerts.storage.send_gate import PriorityGate
-
-__all__ = ["Coalesce", "DeliveryWorker", "Job", "consumer_name"]
 
 log = logging.getLogger(__name__)
 LAST_SENT_KEEP = 4096  # chats whose last send time is remembered before pruning

@@ -17,17 +17,22 @@ from importlib import resources
 from redis.exceptions import ResponseError
 
 from alerts.domain.alert import FIELDS, REQUIRED_FIELDS, AlertKind
+from alerts.domain.jobs import JobField, JobKind
 
 log = logging.getLogger(__name__)
 BADKEY = "BADKEY"
 
 
 def lua_header() -> str:
-    """`F` (field name -> 1-based position), `REQUIRED` and `KINDS` for the scripts."""
+    """`F` (field name -> 1-based position), `REQUIRED`, `KINDS`, and the job codec's field
+    names `J` and kinds `JOB` (alerts/domain/jobs.py), so scripts write jobs as it reads them."""
     fields = ", ".join(f"{name} = {i}" for i, name in enumerate(FIELDS, start=1))
     kinds = ", ".join(f"['{kind.value}'] = true" for kind in AlertKind)
+    job_fields = ", ".join(f"{f.name.lower()} = '{f.value}'" for f in JobField)
+    job_kinds = ", ".join(f"{k.name.lower()} = '{k.value}'" for k in JobKind)
     return (
         f"local F = {{{fields}}}\nlocal REQUIRED = {REQUIRED_FIELDS}\nlocal KINDS = {{{kinds}}}\n"
+        f"local J = {{{job_fields}}}\nlocal JOB = {{{job_kinds}}}\n"
     )
 
 

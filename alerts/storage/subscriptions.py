@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 
 from redis.asyncio import Redis
 
+from alerts.domain.jobs import JobKind, Notice, notice_fields
 from alerts.storage.keys import SIGNAL_DEDUP_TTL_SECONDS, Keys
 
 SIGNALS: dict[str, str] = {
@@ -111,7 +112,7 @@ class Subscriptions:
                 pipe.set(self.keys.signal_mark(event), repr(now), ex=SIGNAL_DEDUP_TTL_SECONDS)
             await pipe.execute()
         chats = await self.subscribers(signal.name)
-        body = "\n".join(signal.lines)
+        notice = Notice(signal.title, signal.lines)
         written = 0
         for start in range(0, len(chats), FANOUT_CHUNK):
             chunk = chats[start : start + FANOUT_CHUNK]
@@ -120,16 +121,9 @@ class Subscriptions:
             for chat, is_paused in zip(chunk, paused, strict=True):
                 if is_paused is not None:
                     continue
-                fields = {
-                    "t": "signal",
-                    "chat": chat,
-                    "name": signal.name,
-                    "event": signal.event,
-                    "title": signal.title,
-                    "body": body,
-                    "at": repr(now),
-                    "tick": repr(now),
-                }
+                fields = notice_fields(
+                    JobKind.SIGNAL, chat, notice, now, now, name=signal.name, event=signal.event
+                )
                 pipe.xadd(self.keys.outbox_broadcast, fields)  # after personal alerts
                 written += 1
             await pipe.execute()

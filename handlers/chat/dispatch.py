@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from alerts.domain.chat import transport_of
 from alerts.domain.delivery import SendClass
 from alerts.domain.errors import DeliveryDeferred
-from alerts.storage.outbox import Job
+from alerts.domain.jobs import Job
 from handlers.chat.notify import render_jobs
 from handlers.chat.reply import Reply
 

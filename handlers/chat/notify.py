@@ -10,8 +10,7 @@ from collections import Counter
 
 from alerts.domain import fmt
 from alerts.domain.alert import Alert, AlertKind
-from alerts.domain.jobs import parse_buttons
-from alerts.storage.outbox import Job
+from alerts.domain.jobs import Job, JobKind, Notice
 from handlers.chat.commands.alerts import describe
 from handlers.chat.copy import DISCLAIMER
 from handlers.chat.reply import CALLBACK_MAX_BYTES, Button, Reply
@@ -47,15 +46,15 @@ def _buttons(alert: Alert) -> list[Button]:
 
 def _job_title(job: Job) -> str:
     """Digest titles carry their own icon; other signals get 📣."""
-    title = job.payload.get("title", "Signal")
-    return title if job.kind == "digest" else f"📣 {title}"
+    title = job.notice.title
+    return title if job.kind is JobKind.DIGEST else f"📣 {title}"
 
 
-def payload_buttons(text: str) -> list[Button]:
-    """Buttons a job carries (`Notice.buttons_field`); oversized callback data is dropped."""
+def notice_buttons(notice: Notice) -> list[Button]:
+    """A notice's buttons; oversized callback data (an older job's) is dropped."""
     return [
         Button(label, data)
-        for label, data in parse_buttons(text)
+        for label, data in notice.buttons
         if len(data.encode()) <= CALLBACK_MAX_BYTES
     ]
 
@@ -68,9 +67,9 @@ def _more_fired(jobs: list[Job]) -> str:
 
 def render_jobs(jobs: list[Job]) -> Reply:
     """One reply for all jobs of one chat (coalesced)."""
-    fired = [j for j in jobs if j.kind == "fire" and j.alert is not None]
-    expired = [j for j in jobs if j.kind == "expired" and j.alert is not None]
-    signals = [j for j in jobs if j.kind not in ("fire", "expired")]
+    fired = [j for j in jobs if j.kind is JobKind.FIRE and j.alert is not None]
+    expired = [j for j in jobs if j.kind is JobKind.EXPIRED and j.alert is not None]
+    signals = [j for j in jobs if j.kind in (JobKind.SIGNAL, JobKind.DIGEST)]
     lines: list[str] = []
     buttons: list[list[Button]] = []
     for job in fired[:MAX_DETAILED_FIRED]:
@@ -87,10 +86,11 @@ def render_jobs(jobs: list[Job]) -> Reply:
             " and was removed."
         )
     for job in signals:
+        notice = job.notice
         lines.append(_job_title(job))
-        lines.extend(job.payload.get("body", "").splitlines())
-        if job.payload.get("buttons") and len(buttons) < MAX_BUTTON_ROWS:
-            buttons.append(payload_buttons(job.payload["buttons"]))
+        lines.extend(notice.lines)
+        if notice.buttons and len(buttons) < MAX_BUTTON_ROWS:
+            buttons.append(notice_buttons(notice))
     if len(jobs) == 1 and fired:
         title = f"🔔 {fired[0].alert.symbol} alert"  # type: ignore[union-attr]
     elif len(jobs) == 1 and signals:

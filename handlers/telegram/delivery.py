@@ -30,7 +30,7 @@ from telegram.ext import BaseRateLimiter
 from alerts.domain.chat import BadChatKey, ChatAddress, Transport
 from alerts.domain.delivery import TELEGRAM, SendClass
 from alerts.domain.errors import ChatMoved, ChatUnreachable, DeliveryDeferred
-from alerts.storage.outbox import Coalesce
+from alerts.storage.outbox_jobs import Coalesce
 from alerts.storage.send_budget import SendBudget
 from handlers.chat.reply import Reply
 

@@ -107,9 +107,10 @@ local function decide(e, now, C)
   return 'fire'
 end
 
+-- One job in the outbox, in the codec of alerts/domain/jobs.py (`J`, `JOB` in the header).
 local function emit(C, kind, e, value, now, tick)
-  redis.call('XADD', C.outbox, '*', 't', kind, 'id', e.id, 'rec', e.rec, 'v', value,
-             'at', tostring(now), 'tick', tostring(tick))
+  redis.call('XADD', C.outbox, '*', J.kind, kind, J.alert_id, e.id, J.record, e.rec,
+             J.value, value, J.at, tostring(now), J.tick_ts, tostring(tick))
 end
 
 -- Drop a stored alert everywhere but its indexes (the caller owns those); the counters
@@ -137,7 +138,7 @@ end
 local function apply(e, decision, value, now, tick, C)
   local f = e.f
   if decision == 'expired' then
-    forget(e, C); emit(C, 'expired', e, value, now, tick)
+    forget(e, C); emit(C, JOB.expired, e, value, now, tick)
     return false
   end
   if decision == 'paused' then return false end
@@ -147,13 +148,13 @@ local function apply(e, decision, value, now, tick, C)
       f[F.last_fired] = tostring(now); f[F.fires] = tostring(tonumber(f[F.fires]) + 1)
     end
     redis.call('HSET', e.bkey, e.id, table.concat(f, '|'))
-    if decision == 'fire' then emit(C, 'fire', e, value, now, tick) end
+    if decision == 'fire' then emit(C, JOB.fire, e, value, now, tick) end
     return true
   end
   forget(e, C)
   redis.call('SET', C.history .. e.id, e.rec .. '|' .. value .. '|' .. tostring(now),
              'EX', C.history_ttl)
-  emit(C, 'fire', e, value, now, tick)
+  emit(C, JOB.fire, e, value, now, tick)
   return false
 end
 

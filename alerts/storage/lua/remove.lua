@@ -27,7 +27,7 @@ if redis.call('HINCRBY', KEYS[6], f[F.symbol], -1) <= 0 then
 end
 redis.call('DECR', KEYS[5])
 if ARGV[3] == 'expire' then
-  redis.call('XADD', KEYS[4], '*', 't', 'expired', 'id', ARGV[1], 'rec', rec, 'v', '',
-             'at', ARGV[4], 'tick', ARGV[4])
+  redis.call('XADD', KEYS[4], '*', J.kind, JOB.expired, J.alert_id, ARGV[1], J.record, rec,
+             J.value, '', J.at, ARGV[4], J.tick_ts, ARGV[4])
 end
 return 1
