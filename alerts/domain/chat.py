@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from alerts.domain.errors import ChatUnreachable
+
 
 class Transport(StrEnum):
     TELEGRAM = "tg"
@@ -75,6 +77,19 @@ class ChatAddress:
     def __str__(self) -> str:
         parts = [self.transport.value, *([self.kind] if self.kind else []), self.ident]
         return ":".join(parts)
+
+
+def push_target(key: str, transport: Transport) -> tuple[ChatAddress, int]:
+    """The address and platform id a transport pushes to; anything else is unreachable
+    (a job with a broken chat key must be dead-lettered, not retried)."""
+    try:
+        address = ChatAddress.parse(key)
+    except BadChatKey as exc:
+        raise ChatUnreachable(str(exc)) from exc
+    ident = address.numeric_id
+    if address.transport is not transport or ident is None:
+        raise ChatUnreachable(f"not a {transport.name.title()} chat key: {key!r}")
+    return address, ident
 
 
 COMMANDS_PER_MINUTE = 20  # per chat: one chat cannot flood the bot (or Redis)

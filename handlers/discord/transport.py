@@ -26,32 +26,19 @@ import yarl
 from discord import app_commands
 from redis.exceptions import RedisError
 
-from alerts.domain.chat import BadChatKey, ChatAddress, Transport
+from alerts.domain.chat import ChatAddress, Transport, push_target
 from alerts.domain.delivery import SendClass
 from alerts.domain.errors import ChatUnreachable, DeliveryDeferred, UserError
 from alerts.storage.send_budget import SendBudget
-from alerts.storage.subscriptions import SIGNALS
-from handlers.chat.commands.charts import RANGES
 from handlers.chat.core import SLOW_DOWN, CommandCore
 from handlers.chat.reply import Reply, Request, error_reply
 from handlers.chat.services import Services
+from handlers.discord.commands import Choice, register_commands
 from handlers.discord.complete import alert_choices, symbol_choices
-from handlers.discord.ui import CoreButton, alert_text, cut, message_kwargs
+from handlers.discord.ui import CoreButton, message_kwargs
 
 log = logging.getLogger(__name__)
 
-Choice = app_commands.Choice
-CONDITIONS = [
-    Choice(name="above a price", value="above"),
-    Choice(name="below a price", value="below"),
-    Choice(name="percent from now (+40, -20)", value="percent"),
-    Choice(name="move within a window (5% 1h)", value="move"),
-    Choice(name="24h volume multiple (3x)", value="volume"),
-]
-SIGNAL_CHOICES = [Choice(name="all signals", value="all")] + [
-    Choice(name=cut(f"{name}: {what}", 100), value=name) for name, what in SIGNALS.items()
-]
-RANGE_CHOICES = [Choice(name=r, value=r) for r in RANGES]
 DEFER_AFTER = 2.0  # Discord drops an interaction not answered within 3 s: defer before that
 READY_TIMEOUT = 30.0
 # discord.py fires `ready` this long after the last GUILD_CREATE (default 2 s). Nothing here
@@ -115,7 +102,7 @@ class DiscordTransport:
         self.ready_timeout = ready_timeout
         self._guild_ready_timeout = guild_ready_timeout
         self.client = _Client(self, guild_ready_timeout)
-        self._register(self.client.tree)
+        register_commands(self.client.tree, self)
         self._task: asyncio.Task[None] | None = None
         self._saved: tuple[str, yarl.URL] | None = None
 
@@ -162,7 +149,7 @@ class DiscordTransport:
                 await asyncio.wait_for(self.client.close(), 10)
             self._task = None
             self.client = _Client(self, self._guild_ready_timeout)
-            self._register(self.client.tree)
+            register_commands(self.client.tree, self)
             with contextlib.suppress(Exception):
                 await self.client.login(self.token)
 
@@ -193,99 +180,6 @@ class DiscordTransport:
             self._saved = None
 
     # ----------------------------------------------------------------- commands
-    def _summary(self, name: str, fallback: str) -> str:
-        spec = self.core.commands.get(name)
-        return cut(spec.summary if spec else fallback, 100)
-
-    def _register(self, tree: app_commands.CommandTree[_Client]) -> None:
-        """The slash commands; each builds a text command (names and types: the Discord API)."""
-        t = self
-
-        @tree.command(name="coin", description=t._summary("coin", "Price and 24h change"))
-        @app_commands.describe(symbol="Coin, e.g. LINK")
-        async def coin(interaction: discord.Interaction, symbol: str) -> None:
-            await t.run(interaction, f"/coin {symbol}")
-
-        @tree.command(name="regime", description=t._summary("regime", "The R2K regime"))
-        async def regime(interaction: discord.Interaction) -> None:
-            await t.run(interaction, "/regime", slow=True)
-
-        @tree.command(name="alert", description=t._summary("alert", "Set an alert"))
-        @app_commands.describe(
-            symbol="Coin, e.g. LINK",
-            condition="What to watch for",
-            value="Price (9.5), percent (+40), move (5% 1h) or volume multiple (3x)",
-            repeat="Fire again after a cooldown instead of once",
-            expires="Remove the alert after this long, e.g. 7d",
-        )
-        @app_commands.choices(condition=CONDITIONS)
-        async def alert(
-            interaction: discord.Interaction,
-            symbol: str,
-            condition: Choice[str],
-            value: str,
-            repeat: bool = False,
-            expires: str | None = None,
-        ) -> None:
-            text = alert_text(symbol, condition.value, value, repeat, expires)
-            await t.run(interaction, text, personal=True)
-
-        @tree.command(name="alerts", description=t._summary("alerts", "List your alerts"))
-        async def alerts(interaction: discord.Interaction) -> None:
-            await t.run(interaction, "/alerts", personal=True)
-
-        @tree.command(name="delete", description=t._summary("delete", "Delete an alert"))
-        @app_commands.describe(id="The alert's number (see /alerts), or all")
-        async def delete(interaction: discord.Interaction, id: str) -> None:
-            await t.run(interaction, f"/delete {id}", personal=True)
-
-        @tree.command(name="chart", description=t._summary("chart", "A price chart"))
-        @app_commands.describe(symbol="Coin (e.g. LINK), R2K or regime", range="Time range")
-        @app_commands.choices(range=RANGE_CHOICES)
-        async def chart(
-            interaction: discord.Interaction, symbol: str, range: Choice[str] | None = None
-        ) -> None:
-            text = f"/chart {symbol} {range.value if range else ''}".strip()
-            await t.run(interaction, text, slow=True)
-
-        @tree.command(name="help", description=t._summary("help", "Every command"))
-        async def help_(interaction: discord.Interaction) -> None:
-            await t.run(interaction, "/help")
-
-        @tree.command(name="start", description=t._summary("start", "What altbot does"))
-        @app_commands.describe(channel="Resume a paused channel (needs Manage Server)")
-        async def start(
-            interaction: discord.Interaction, channel: discord.TextChannel | None = None
-        ) -> None:
-            await t.for_channel_or_dm(interaction, "/start", channel)
-
-        for verb, what in (("subscribe", "Get signals"), ("unsubscribe", "Stop signals")):
-            tree.add_command(t._subscription_command(verb, t._summary(verb, what)))
-        for command in (coin, alert, chart):
-            command.autocomplete("symbol")(t.complete_symbol)
-        delete.autocomplete("id")(t.complete_alert)
-
-    def _subscription_command(
-        self, verb: str, description: str
-    ) -> app_commands.Command[Any, ..., None]:
-        t = self
-
-        @app_commands.command(name=verb, description=description)
-        @app_commands.describe(
-            signal="Which signal (empty: all)",
-            channel="Post in this channel (needs Manage Server); empty: by DM to you",
-        )
-        @app_commands.choices(signal=SIGNAL_CHOICES)
-        async def command(
-            interaction: discord.Interaction,
-            signal: Choice[str] | None = None,
-            channel: discord.TextChannel | None = None,
-        ) -> None:
-            text = f"/{verb} {signal.value if signal else ''}".strip()
-            await t.for_channel_or_dm(interaction, text, channel)
-
-        return command
-
     async def for_channel_or_dm(
         self, interaction: discord.Interaction[Any], text: str, channel: discord.TextChannel | None
     ) -> None:
@@ -409,13 +303,7 @@ class DiscordTransport:
         anything else (429 past discord.py's own waits, 5xx, network) → `DeliveryDeferred`.
         Discord has no paid broadcasts: every class spends the same global budget.
         """
-        try:
-            address = ChatAddress.parse(chat)
-        except BadChatKey as exc:
-            raise ChatUnreachable(str(exc)) from exc
-        target_id = address.numeric_id
-        if address.transport is not Transport.DISCORD or target_id is None:
-            raise ChatUnreachable(f"not a Discord chat key: {chat!r}")
+        address, target_id = push_target(chat, Transport.DISCORD)
         await self._spend(2 if address.kind == "u" else 1)  # a DM may cost a create-DM too
         try:
             target = await self._target(address.kind, target_id)

@@ -27,7 +27,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 from telegram.ext import BaseRateLimiter
 
-from alerts.domain.chat import BadChatKey, ChatAddress, Transport
+from alerts.domain.chat import ChatAddress, Transport, push_target
 from alerts.domain.delivery import TELEGRAM, SendClass
 from alerts.domain.errors import ChatMoved, ChatUnreachable, DeliveryDeferred
 from alerts.storage.outbox_jobs import Coalesce
@@ -351,13 +351,7 @@ class TelegramSender:
         limiter's retries, other 400s, 5xx, timeouts, network — raise `DeliveryDeferred`
         (retried a few times with backoff).
         """
-        try:
-            address = ChatAddress.parse(chat)
-        except BadChatKey as exc:
-            raise ChatUnreachable(str(exc)) from exc
-        chat_id = address.numeric_id
-        if address.transport is not Transport.TELEGRAM or chat_id is None:
-            raise ChatUnreachable(f"not a Telegram chat key: {chat!r}")
+        _, chat_id = push_target(chat, Transport.TELEGRAM)
         paid = self.paid_broadcast and send_class is SendClass.BROADCAST
         try:
             await self.send(chat_id, reply, paid=paid)
