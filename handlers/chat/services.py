@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from alerts.domain.chat import BadChatKey, ChatAddress
+from alerts.domain.chat import BadChatKey, ChatAddress, Transport
 from alerts.domain.errors import UserError
 from alerts.domain.freshness import Freshness
 from alerts.domain.market import Universe
@@ -46,13 +46,14 @@ class Services:
     admin_ids: frozenset[int] = frozenset()
 
     def is_operator(self, req: Request) -> bool:
-        """The chat or the user (`tg:42`, `dc:u:7` → 42, 7) is in ADMIN_CHAT_IDS."""
+        """The local console, or the chat or user (`tg:42`, `dc:u:7` → 42, 7) is in
+        ADMIN_CHAT_IDS."""
         for key in (req.chat, req.user):
             try:
-                ident = ChatAddress.parse(key).numeric_id
+                address = ChatAddress.parse(key)
             except BadChatKey:
                 continue
-            if ident is not None and ident in self.admin_ids:
+            if address.transport is Transport.CONSOLE or address.numeric_id in self.admin_ids:
                 return True
         return False
 
