@@ -19,11 +19,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from fakes._base import Signal
-from fakes._discord_rest_wire import InteractionRecord
 from fakes._discord_world import JSON, World
-
-# JSON and InteractionRecord stay importable from here: tests/test_discord_transport.py does.
-__all__ = ["JSON", "Gateway", "InteractionRecord"]
 
 
 def _frame(op: int, data: Any) -> JSON:

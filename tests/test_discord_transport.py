@@ -21,9 +21,10 @@ from bot.config import Settings
 from bot.feeds.exchange import CcxtExchange, ExchangeChain
 from bot.feeds.index_feed import YahooIndexFeed
 from bot.feeds.replay import ReplayExchange, ReplayIndex, Scenario
+from fakes._discord_rest_wire import InteractionRecord
+from fakes._discord_world import JSON
 from fakes.binance import FakeBinance
 from fakes.discord import FakeDiscord
-from fakes.discord_gateway import JSON, InteractionRecord
 from handlers.chat.reply import Reply, Request
 from handlers.discord.ui import alert_text
 
