@@ -174,7 +174,7 @@ async def burst(h: Harness) -> dict[str, Any]:
         "burst_stale_refusals": sum("No fresh price" in r for r in replies),
         "burst_fired_on_next_poll": first_after,
         "burst_poll_gap_max_s": round(max(gaps), 2) if gaps else None,
-        "burst_poll_period_s": h.app.store.freshness.period,
+        "burst_poll_period_s": h.app.freshness.poll_period,
     }
 
 
