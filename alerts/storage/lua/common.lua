@@ -83,9 +83,9 @@ local function load(id, C)
   if not record_ok(f) then return nil, 'bad' end
   local chatkey, csymkey = C.chat .. f[F.chat], C.csym .. f[F.chat]
   local count = csymkey .. '|' .. f[F.symbol]
-  if C.seen[count] == nil then
-    C.seen[count] = type_ok_once(C, csymkey, 'hash')
-                    and int_ok(redis.call('HGET', csymkey, f[F.symbol]))
+  if C.seen[count] == nil then  -- one read checks the key's type and the counter at once
+    local n = redis.pcall('HGET', csymkey, f[F.symbol])
+    C.seen[count] = not (type(n) == 'table' and n.err) and int_ok(n)
   end
   if not (type_ok_once(C, chatkey, 'set') and C.seen[count]) then return nil, 'bad' end
   return {id = id, bkey = bkey, rec = rec, f = f, chatkey = chatkey, csymkey = csymkey}
@@ -117,7 +117,8 @@ end
 -- are updated once per run by `settle`.
 local function forget(e, C)
   redis.call('HDEL', e.bkey, e.id); redis.call('SREM', e.chatkey, e.id)
-  redis.call('ZREM', C.expiry, e.id)
+  -- only alerts with an expiry are in the expiry index (create.lua adds them, no one else)
+  if tonumber(e.f[F.expires]) > 0 then redis.call('ZREM', C.expiry, e.id) end
   local slot = e.csymkey .. '|' .. e.f[F.symbol]
   local d = C.dropped[slot] or {key = e.csymkey, symbol = e.f[F.symbol], n = 0}
   d.n = d.n + 1
