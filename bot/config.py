@@ -11,7 +11,6 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from alerts.domain.freshness import Freshness
 from alerts.domain.market import Universe
 from alerts.storage.engine import DEFAULT_SYMBOLS_PER_CHAT
 
@@ -123,11 +122,6 @@ class Settings(BaseSettings):
     def universe(self) -> Universe:
         """The watched coins (plus BTC and ETH as reference) against QUOTE."""
         return Universe(tuple(self.coins), self.quote)
-
-    @property
-    def freshness(self) -> Freshness:
-        """Staleness judged against the configured poll intervals."""
-        return Freshness.of(self.poll_interval_seconds, self.index_poll_interval_seconds)
 
     def secrets(self) -> list[str]:
         """Secret values that log output must never contain."""
