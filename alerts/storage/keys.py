@@ -20,6 +20,8 @@ several deployments can share one Redis. Types and lifetimes:
 | P:rearm:{SYM}:SERIES:DIR          | zset   | fired repeat alerts waiting for hysteresis |
 | P:mx:{SYM}:WINDOW                 | zset   | armed move alerts of one window by size (%) |
 | P:mr:{SYM}:WINDOW                 | zset   | fired/paused move alerts waiting for calm |
+| P:bs:{SYM}                        | hash   | bar series key (`rsi14@1h`) -> alerts/legs using it; |
+|                                   |        | the bar feed computes exactly these each bar close |
 | P:active                          | string | number of stored alerts (kept by the scripts) |
 | P:cs:CHAT                         | hash   | symbol -> how many of the chat's alerts use it |
 | P:schema                          | string | data layout version (alerts/storage/migrate.py) |
@@ -136,6 +138,10 @@ class Keys:
 
     def move_index(self, symbol: str, window: int) -> str:
         return f"{self.prefix}:mx:{{{symbol}}}:{window}"
+
+    def bar_series(self, symbol: str) -> str:
+        """Bar series in use on a symbol (`alerts/domain/indicators.py` keys) -> users."""
+        return f"{self.prefix}:bs:{{{symbol}}}"
 
     def move_rearm(self, symbol: str, window: int) -> str:
         return f"{self.prefix}:mr:{{{symbol}}}:{window}"
