@@ -20,6 +20,10 @@ several deployments can share one Redis. Types and lifetimes:
 | P:rearm:{SYM}:SERIES:DIR          | zset   | fired repeat alerts waiting for hysteresis |
 | P:mx:{SYM}:WINDOW                 | zset   | armed move alerts of one window by size (%) |
 | P:mr:{SYM}:WINDOW                 | zset   | fired/paused move alerts waiting for calm |
+| P:lx:{SYM}:SERIES                 | zset   | legs of multi-condition alerts on one series, by |
+|                                   |        | level; member `ID:N:u|d` (leg N, above/below)    |
+| P:lg:ID                           | hash   | a multi-condition alert's legs: N -> 1/0 (holds), |
+|                                   |        | zN / mN -> the leg's zset and member (cleanup)    |
 | P:bs:{SYM}                        | hash   | bar series key (`rsi14@1h`) -> alerts/legs using it; |
 |                                   |        | the bar feed computes exactly these each bar close |
 | P:active                          | string | number of stored alerts (kept by the scripts) |
@@ -178,6 +182,18 @@ class Keys:
 
     def index(self, symbol: str, series: str, direction: str) -> str:
         return f"{self.prefix}:ix:{{{symbol}}}:{series}:{direction}"
+
+    def legs(self, symbol: str, series: str) -> str:
+        """Legs of multi-condition alerts on one series (every leg, true or not)."""
+        return f"{self.prefix}:lx:{{{symbol}}}:{series}"
+
+    @property
+    def leg_state_prefix(self) -> str:
+        """`P:lg:` + alert id: one multi-condition alert's leg truths (given to the scripts)."""
+        return f"{self.prefix}:lg:"
+
+    def leg_state(self, alert_id: int) -> str:
+        return f"{self.leg_state_prefix}{alert_id}"
 
     def rearm(self, symbol: str, series: str, direction: str) -> str:
         return f"{self.prefix}:rearm:{{{symbol}}}:{series}:{direction}"

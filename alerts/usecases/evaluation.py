@@ -8,7 +8,7 @@ and the `altbot_alerts_fired_total` metric).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from alerts.domain.market import TickBatch
@@ -47,6 +47,17 @@ class Evaluation:
         for t in batch.ticks:
             ratio = batch.volume_ratio.get(t.symbol)
             fired += await self.engine.on_tick(t.symbol, t.price, batch.fetched_at, now, ratio)
+        await self._count(fired)
+
+    async def on_series(self, symbol: str, values: Mapping[str, float], tick: float) -> None:
+        """Bar closes and market-cap refreshes: one claim per series value, at `tick` (the
+        bar's close time, or the fetch time), whatever the number of alerts on it."""
+        fired = 0
+        for series, value in values.items():
+            fired += await self.engine.evaluate(symbol, series, value, tick, int(self.clock()))
+        await self._count(fired)
+
+    async def _count(self, fired: int) -> None:
         if fired:
             self.on_fired(fired)
             await self.redis.hincrby(self.keys.stats, fired_today_field(self.clock()), fired)
