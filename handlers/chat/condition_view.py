@@ -48,12 +48,14 @@ def when_checked(alert: Alert) -> str:
     """When the alert can fire, for the /alert confirmation."""
     conditions = conditions_of(alert.cond)
     bars = [c.bar_series for c in conditions if c.bar_series is not None]
-    how = "becomes true" if len(conditions) > 1 else "crosses into it"
+    what = "all the conditions hold" if len(conditions) > 1 else "the condition becomes true"
+    if len(conditions) > 1:
+        what += " (checked whenever one of them changes)"
     if not bars:
-        return f"when {alert.symbol} {how}"
+        return f"when {what}"
     if bars[0].intrabar:
-        return f"when it {how} on a tick (checked against the forming bar)"
-    return f"when it {how} at a bar close (a wick inside the bar does not count)"
+        return f"when {what} during a bar (every tick counts, against the forming bar)"
+    return f"when {what} at a bar close (a wick inside the bar does not count)"
 
 
 def now_lines(current: tuple[tuple[Condition, float | None], ...]) -> list[str]:
@@ -62,10 +64,8 @@ def now_lines(current: tuple[tuple[Condition, float | None], ...]) -> list[str]:
     for condition, value in current:
         bars = condition.bar_series
         if value is None and bars is not None:
-            lines.append(
-                f"{condition.text}: no value yet; the first one comes after the next "
-                f"{bars.timeframe.value} bar close."
-            )
+            first = "tick" if bars.intrabar else f"{bars.timeframe.value} bar close"
+            lines.append(f"{condition.text}: no value yet; the first one comes with the next {first}.")
         elif value is None:
             lines.append(f"{condition.text}: no value yet (it needs the next data refresh).")
         else:
