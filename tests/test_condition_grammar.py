@@ -19,7 +19,9 @@ EXAMPLES = {
     "sma50 1d crosses below sma200": [("sma50-sma200@1d", Direction.DOWN, 0)],
     "price 4h crosses above sma200": [("price-sma200@4h", Direction.UP, 0)],
     "macd 4h crosses above signal": [("macd(12,26,9)-macd(12,26,9).signal@4h", Direction.UP, 0)],
-    "macd(8,21,5) 4h crosses below signal": [("macd(8,21,5)-macd(8,21,5).signal@4h", Direction.DOWN, 0)],
+    "macd(8,21,5) 4h crosses below signal": [
+        ("macd(8,21,5)-macd(8,21,5).signal@4h", Direction.DOWN, 0)
+    ],
     "bb20 1h breaks upper": [("price-bb(20,2).upper@1h", Direction.UP, 0)],
     "bb(20,2.5) 1h breaks lower": [("price-bb(20,2.5).lower@1h", Direction.DOWN, 0)],
     "mcap above 10B": [("mcap", Direction.UP, 10e9)],
@@ -32,19 +34,22 @@ EXAMPLES = {
 
 
 @pytest.mark.parametrize(("words", "expected"), EXAMPLES.items())
-def test_documented_examples_parse(words: str, expected: list[tuple[str, Direction, float]]) -> None:
+def test_documented_examples_parse(
+    words: str, expected: list[tuple[str, Direction, float]]
+) -> None:
     spec = parse_alert_args(words.split())
     assert spec.kind == "condition"
     assert [(c.series, c.direction, c.level) for c in spec.conditions] == expected
 
 
 def test_options_keep_working_with_conditions() -> None:
-    spec = parse_alert_args("ema9 1h crosses above ema21 repeat cooldown 2h for 7d".split())
+    words = "ema9 1h crosses above ema21 repeat cooldown 2h for 7d"
+    spec = parse_alert_args(words.split())
     assert (spec.repeat, spec.cooldown, spec.expires_in) == (True, 7200, 7 * 86400)
 
 
 def test_intrabar_repeats_at_most_once_per_bar() -> None:
-    spec = parse_alert_args("rsi14 4h above 70 intrabar cooldown 15m".split())
+    spec = parse_alert_args(["rsi14", "4h", "above", "70", "intrabar", "cooldown", "15m"])
     assert spec.intrabar and spec.cooldown == 4 * 3600
 
 
@@ -81,7 +86,18 @@ def test_errors_name_the_wrong_part(words: str, names: str) -> None:
 
 def malformed_variants() -> list[str]:
     """Broken on purpose: bad names, timeframes, verbs, numbers, parameters and joins."""
-    bad_indicators = ["rsj", "emaa", "smaX", "macdd", "bbb", "vwap", "atr14", "rsi(", "ema(9", "macd()"]
+    bad_indicators = [
+        "rsj",
+        "emaa",
+        "smaX",
+        "macdd",
+        "bbb",
+        "vwap",
+        "atr14",
+        "rsi(",
+        "ema(9",
+        "macd()",
+    ]
     bad_frames = ["2h", "1w", "30m", "1H0", "h1", "0m", "-1h", "1y"]
     bad_levels = ["x", "nan", "inf", "-inf", "1e999", "", "70%", "1,2,3x"]
     bad_params = ["rsi0", "rsi1", "rsi501", "ema1.5", "sma-3", "bb(20,9)", "bb(20,0.1)",
@@ -94,20 +110,57 @@ def malformed_variants() -> list[str]:
     out += [f"{p} 1h crosses above signal" for p in bad_params]
     out += [f"{p} 1h breaks upper" for p in bad_params]
     verbs = ["crosses", "crosses sideways ema21", "crosses above", "breaks", "touches 70", "above"]
-    out += [f"{ind} 1h {verb}" for ind in ("ema9", "sma50", "macd", "rsi14", "price") for verb in verbs]
+    out += [
+        f"{ind} 1h {verb}" for ind in ("ema9", "sma50", "macd", "rsi14", "price") for verb in verbs
+    ]
     out += [f"bb20 1h {verb}" for verb in ("breaks", "breaks up", "above 3", "crosses above ema9")]
-    joins = ["and", "and and", "above 15 and", "and above 15", "above 15 and +40%",
-             "above 15 and move 5% 1h", "above 15 and hello", "above 15 or rsi14 1h above 70"]
+    joins = [
+        "and",
+        "and and",
+        "above 15 and",
+        "and above 15",
+        "above 15 and +40%",
+        "above 15 and move 5% 1h",
+        "above 15 and hello",
+        "above 15 or rsi14 1h above 70",
+    ]
     out += joins
-    options = ["on", "on open", "intrabar intrabar", "on close on close", "repeat please",
-               "cooldown", "cooldown 5s", "for 1m", "for 2y", "cooldown 8d"]
+    options = [
+        "on",
+        "on open",
+        "intrabar intrabar",
+        "on close on close",
+        "repeat please",
+        "cooldown",
+        "cooldown 5s",
+        "for 1m",
+        "for 2y",
+        "cooldown 8d",
+    ]
     out += [f"rsi14 1h above 70 {opt}" for opt in options]
-    out += [f"mcap {rest}" for rest in ("", "above", "sideways 10B", "above 10X", "above 0", "below -5B")]
+    out += [
+        f"mcap {rest}"
+        for rest in ("", "above", "sideways 10B", "above 10X", "above 0", "below -5B")
+    ]
     out += [f"volume {rest}" for rest in ("", "0.5x", "101x", "xx")]
     out += [" and ".join(["above 1"] * n) for n in range(6, 9)]
-    out += [f"{a} 1h crosses above {b}" for a, b in itertools.product(("ema9", "sma9", "price"), ("rsi14", "macd", "bb20", "price", "signal", ""))]
-    out += [f"price 1h {rest}" for rest in ("above 0", "below -1", "crosses above signal", "breaks upper")]
-    out += [f"above 15 and {words}" for words in list(out) if words[:1].isalpha() and " and " not in words and not words.startswith(("above", "and", "volume", "mcap"))]
+    out += [
+        f"{a} 1h crosses above {b}"
+        for a, b in itertools.product(
+            ("ema9", "sma9", "price"), ("rsi14", "macd", "bb20", "price", "signal", "")
+        )
+    ]
+    out += [
+        f"price 1h {rest}"
+        for rest in ("above 0", "below -1", "crosses above signal", "breaks upper")
+    ]
+    out += [
+        f"above 15 and {words}"
+        for words in list(out)
+        if words[:1].isalpha()
+        and " and " not in words
+        and not words.startswith(("above", "and", "volume", "mcap"))
+    ]
     return list(dict.fromkeys(out))
 
 
@@ -125,20 +178,24 @@ def test_two_hundred_malformed_variants_get_a_clear_error() -> None:
 INDICATOR = st.sampled_from(["rsi", "rsi7", "rsi14", "ema9", "ema21", "sma50", "sma200"])
 FRAME = st.sampled_from(["5m", "15m", "1h", "4h", "1d"])
 LEVEL = st.integers(min_value=1, max_value=99)
+WAY = st.sampled_from(["above", "below"])
+PRICE = st.floats(0.001, 1e6).map(lambda x: round(x, 4))
 CONDITION = st.one_of(
-    st.builds(lambda i, f, w, v: f"{i} {f} {w} {v}", INDICATOR, FRAME, st.sampled_from(["above", "below"]), LEVEL),
-    st.builds(lambda a, f, w, b: f"{a} {f} crosses {w} {b}", st.sampled_from(["ema9", "sma20", "price"]),
-              FRAME, st.sampled_from(["above", "below"]), st.sampled_from(["ema50", "sma200"])),
-    st.builds(lambda p, f, w: f"{p} {f} crosses {w} signal", st.sampled_from(["macd", "macd(8,21,5)"]), FRAME,
-              st.sampled_from(["above", "below"])),
-    st.builds(lambda p, f, b: f"{p} {f} breaks {b}", st.sampled_from(["bb20", "bb(10,2.5)"]), FRAME,
+    st.builds("{} {} {} {}".format, INDICATOR, FRAME, WAY, LEVEL),
+    st.builds("{} {} crosses {} {}".format, st.sampled_from(["ema9", "sma20", "price"]), FRAME,
+              WAY, st.sampled_from(["ema50", "sma200"])),
+    st.builds("{} {} crosses {} signal".format, st.sampled_from(["macd", "macd(8,21,5)"]), FRAME,
+              WAY),
+    st.builds("{} {} breaks {}".format, st.sampled_from(["bb20", "bb(10,2.5)"]), FRAME,
               st.sampled_from(["upper", "lower"])),
-    st.builds(lambda w, v: f"{w} {v}", st.sampled_from(["above", "below"]), st.floats(0.001, 1e6).map(lambda x: round(x, 4))),
-    st.builds(lambda v: f"volume {v}x", st.sampled_from([1.5, 2, 3, 10])),
-    st.builds(lambda w, v: f"mcap {w} {v}", st.sampled_from(["above", "below"]), st.sampled_from(["750M", "10B", "1.5T", "12345"])),
+    st.builds("{} {}".format, WAY, PRICE),
+    st.builds("volume {}x".format, st.sampled_from([1.5, 2, 3, 10])),
+    st.builds("mcap {} {}".format, WAY, st.sampled_from(["750M", "10B", "1.5T", "12345"])),
 )  # fmt: skip
 OPTIONS = st.lists(
-    st.sampled_from(["repeat", "cooldown 30m", "for 7d", "intrabar", "on close"]), max_size=3, unique=True
+    st.sampled_from(["repeat", "cooldown 30m", "for 7d", "intrabar", "on close"]),
+    max_size=3,
+    unique=True,
 )
 
 

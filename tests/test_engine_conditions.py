@@ -47,7 +47,9 @@ async def test_indicator_level_fires_on_crossing_only(redis: Redis, keys: Keys) 
     assert job["tick"] == "10800" and job["v"] == "71.5"  # the bar's close time travels along
 
 
-async def test_cross_of_two_averages_is_their_spread_crossing_zero(redis: Redis, keys: Keys) -> None:
+async def test_cross_of_two_averages_is_their_spread_crossing_zero(
+    redis: Redis, keys: Keys
+) -> None:
     engine = Engine(redis, keys)
     alert = condition_alert(1, "ema9 1h crosses below ema21 repeat", cooldown=60)
     await engine.create(alert, quota=50)
@@ -87,7 +89,9 @@ async def test_removing_a_multi_condition_alert_drops_its_legs(redis: Redis, key
     await engine.create(alert, quota=50)
     assert await redis.zcard(keys.legs(SYM, "mcap")) == 1
     assert await engine.remove(alert, owner="tg:1", reason="delete", now=5)
-    assert await redis.exists(keys.leg_state(4), keys.legs(SYM, "price"), keys.legs(SYM, "mcap")) == 0
+    assert (
+        await redis.exists(keys.leg_state(4), keys.legs(SYM, "price"), keys.legs(SYM, "mcap")) == 0
+    )
     assert await engine.count_active() == 0
 
 
@@ -102,10 +106,16 @@ async def test_bar_series_registry_forgets_unused_series(redis: Redis, keys: Key
     assert await redis.exists(keys.bar_series(SYM)) == 0
 
 
-def oracle(levels: tuple[float, float], ways: tuple[str, str], a: list[float], b: list[float],
-           cooldown: bool) -> int:
+def oracle(
+    levels: tuple[float, float],
+    ways: tuple[str, str],
+    a: list[float],
+    b: list[float],
+    cooldown: bool,
+) -> int:
     """Naive: after both series have a value, count steps where the conjunction goes
     false -> true because a leg turned true (its series moved across the level)."""
+
     def holds(i: int, v: float | None) -> bool:
         return v is not None and (v >= levels[i] if ways[i] == "u" else v <= levels[i])
 
@@ -131,7 +141,9 @@ def oracle(levels: tuple[float, float], ways: tuple[str, str], a: list[float], b
 values = st.lists(st.sampled_from([1.0, 2.0, 3.0, 4.0, 5.0]), min_size=2, max_size=12)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     a=values, b=values,
     levels=st.tuples(st.sampled_from([1.5, 2.5, 3.0]), st.sampled_from([2.5, 3.5, 4.0])),

@@ -111,7 +111,7 @@ def parse_money(text: str) -> float:
 
 def _period(text: str, name: str, *, low: float = 2, integer: bool = True) -> float:
     value = _number(text, f"The {name} period")
-    if integer and value != int(value) or not low <= value <= MAX_PERIOD:
+    if (integer and value != int(value)) or not low <= value <= MAX_PERIOD:
         raise ConditionError(f"The {name} period must be a whole number from 2 to {MAX_PERIOD}.")
     return value
 
@@ -141,7 +141,9 @@ def parse_indicator(word: str) -> Indicator:
     for i, text in enumerate(raw):
         params[i] = _parse_param(name, i, text)
     if name is IndicatorName.MACD and params[0] >= params[1]:
-        raise ConditionError("macd's fast period must be shorter than its slow one, e.g. macd(12,26,9).")
+        raise ConditionError(
+            "macd's fast period must be shorter than its slow one, e.g. macd(12,26,9)."
+        )
     return Indicator(name, tuple(params))
 
 
@@ -160,9 +162,7 @@ def parse_timeframe(words: list[str], i: int, what: str) -> Timeframe:
     try:
         return Timeframe(words[i])
     except ValueError:
-        raise ConditionError(
-            f"unknown timeframe {words[i][:20]!r} — {TIMEFRAME_LIST}."
-        ) from None
+        raise ConditionError(f"unknown timeframe {words[i][:20]!r} — {TIMEFRAME_LIST}.") from None
 
 
 def _direction(words: list[str], i: int, what: str) -> Direction:
@@ -175,7 +175,7 @@ def _direction(words: list[str], i: int, what: str) -> Direction:
 
 
 def looks_like_indicator(word: str) -> bool:
-    """Worth parsing as an indicator (so a typo gets "unknown indicator", not "I don't understand")."""
+    """Worth parsing as an indicator: a typo gets "unknown indicator", not "I don't understand"."""
     return bool(_CALL.match(word) or (word[:1].isalpha() and _TOKEN.match(word)))
 
 
@@ -187,7 +187,9 @@ def parse_indicator_condition(words: list[str], i: int) -> tuple[Condition, int]
     name = left.name
     if verb == "breaks":
         if name is not IndicatorName.BB:
-            raise ConditionError(f"only bb breaks upper/lower; {left.text} can cross or be above/below.")
+            raise ConditionError(
+                f"only bb breaks upper/lower; {left.text} can cross or be above/below."
+            )
         band = words[i + 3] if i + 3 < len(words) else ""
         if band not in ("upper", "lower"):
             raise ConditionError("bb breaks upper or breaks lower.")
@@ -195,7 +197,9 @@ def parse_indicator_condition(words: list[str], i: int) -> tuple[Condition, int]
         way = Direction.UP if band == "upper" else Direction.DOWN
         return Condition(series.key, way), i + 4
     if name is IndicatorName.BB:
-        raise ConditionError(f"bb conditions are breaks upper or breaks lower, e.g. {left.text} 1h breaks upper.")
+        raise ConditionError(
+            f"bb conditions are breaks upper or breaks lower, e.g. {left.text} 1h breaks upper."
+        )
     if verb == "crosses":
         way = _direction(words, i + 3, f"{left.text} crosses")
         target = words[i + 4] if i + 4 < len(words) else ""
@@ -210,7 +214,9 @@ def parse_indicator_condition(words: list[str], i: int) -> tuple[Condition, int]
                 raise ConditionError(f"{left.text} crosses {way.value} what? e.g. ema21 or sma200.")
             other = parse_indicator(target)
             if other.name not in (IndicatorName.EMA, IndicatorName.SMA):
-                raise ConditionError(f"{left.text} crosses an average (ema or sma), not {target[:20]!r}.")
+                raise ConditionError(
+                    f"{left.text} crosses an average (ema or sma), not {target[:20]!r}."
+                )
             if other == left:
                 raise ConditionError("A line can't cross itself: pick two different averages.")
             right = Operand(other)

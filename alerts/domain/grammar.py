@@ -78,9 +78,11 @@ class AlertSpec:
     def _option_words(self) -> list[str]:
         words = ["intrabar"] if self.intrabar else []
         if self.repeat:
-            words += ["repeat"] if self.cooldown == DEFAULT_COOLDOWN else [
-                "cooldown", duration_text(self.cooldown)
-            ]
+            words += (
+                ["repeat"]
+                if self.cooldown == DEFAULT_COOLDOWN
+                else ["cooldown", duration_text(self.cooldown)]
+            )
         if self.expires_in:
             words += ["for", duration_text(self.expires_in)]
         return words
@@ -152,8 +154,9 @@ def parse_alert_args(args: list[str]) -> AlertSpec:
             raise ParseError(str(exc)) from None
         spec, rest = _spec_of(conditions), words[at:]
     if rest[:1] == ["and"]:
-        raise ParseError("move and +N% alerts stand alone; combine levels, volume, mcap and "
-                         "indicators with and.")
+        raise ParseError(
+            "move and +N% alerts stand alone; combine levels, volume, mcap and indicators with and."
+        )
     return _options(spec, rest)
 
 
@@ -169,8 +172,10 @@ def _conditions(words: list[str]) -> tuple[list[Condition], int]:
         if tick is not None:
             condition, i = tick
         elif word == "move" or (word[:1] in "+-" and word.endswith("%")):
-            raise ConditionError("move and +N% alerts stand alone; combine levels, volume, mcap "
-                                 "and indicators with and.")
+            raise ConditionError(
+                "move and +N% alerts stand alone; combine levels, volume, mcap "
+                "and indicators with and."
+            )
         elif looks_like_indicator(word):
             condition, i = parse_indicator_condition(words, i)
         else:
@@ -231,8 +236,9 @@ def _trigger(spec: AlertSpec, intrabar: bool) -> AlertSpec:
     """Apply `on close` / `intrabar`; intrabar repeats fire at most once per bar."""
     bars = [c.bar_series for c in spec.conditions if c.bar_series is not None]
     if not bars:
-        raise ParseError("on close and intrabar apply to indicator conditions, e.g. "
-                         "rsi14 1h above 70 intrabar.")
+        raise ParseError(
+            "on close and intrabar apply to indicator conditions, e.g. rsi14 1h above 70 intrabar."
+        )
     if not intrabar:
         return spec
     longest = max(b.timeframe.seconds for b in bars)

@@ -205,7 +205,7 @@ class Engine:
 
     async def remove(self, alert: Alert, *, owner: str, reason: str, now: int) -> bool:
         keys = self.remove_keys(alert)
-        argv = [alert.id, owner, reason, now, self.keys.leg_state_prefix]
+        argv: list[int | str] = [alert.id, owner, reason, now, self.keys.leg_state_prefix]
         status = int(await self.scripts.remove(keys=keys, args=argv))
         if status == -1:
             self.bad.report("remove", "record", [alert.id])

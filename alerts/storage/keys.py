@@ -24,7 +24,7 @@ several deployments can share one Redis. Types and lifetimes:
 |                                   |        | level; member `ID:N:u|d` (leg N, above/below)    |
 | P:lg:ID                           | hash   | a multi-condition alert's legs: N -> 1/0 (holds), |
 |                                   |        | zN / mN -> the leg's zset and member (cleanup)    |
-| P:bs:{SYM}                        | hash   | bar series key (`rsi14@1h`) -> alerts/legs using it; |
+| P:bs:{SYM}                        | hash   | bar series keys (`rsi14@1h`) some alert uses;     |
 |                                   |        | the bar feed computes exactly these each bar close |
 | P:active                          | string | number of stored alerts (kept by the scripts) |
 | P:cs:CHAT                         | hash   | symbol -> how many of the chat's alerts use it |

@@ -15,9 +15,9 @@ from redis.asyncio import Redis
 
 from alerts.domain import fmt
 from alerts.domain.alert import Alert, AlertKind, Direction
+from alerts.domain.conditions import Condition
 from alerts.domain.errors import UserError
 from alerts.domain.freshness import Freshness
-from alerts.domain.conditions import Condition
 from alerts.domain.grammar import AlertSpec, SpecKind, parse_alert_args
 from alerts.domain.moves import WINDOW_NAMES
 from alerts.storage.bar_series import BarSeriesRegistry
@@ -91,11 +91,14 @@ class AlertService:
         mean = sum(c.quote_volume for c in candles) / len(candles)
         return snap.quote_volume / mean if mean > 0 else None
 
-    async def current(self, symbol: str, spec: AlertSpec) -> tuple[tuple[Condition, float | None], ...]:
+    async def current(
+        self, symbol: str, spec: AlertSpec
+    ) -> tuple[tuple[Condition, float | None], ...]:
         """Each condition with its series' last evaluated value; refuses one already true."""
         fields = [c.series for c in spec.conditions]
         values = await self.redis.hmget(self.keys.last(symbol), fields) if fields else []
-        now = tuple((c, float(v) if v is not None else None) for c, v in zip(spec.conditions, values))
+        pairs = zip(spec.conditions, values, strict=True)
+        now = tuple((c, float(v) if v is not None else None) for c, v in pairs)
         if now and all(v is not None and c.holds(v) for c, v in now):
             held = " and ".join(c.text for c, _ in now)
             raise UserError(

@@ -65,7 +65,9 @@ def now_lines(current: tuple[tuple[Condition, float | None], ...]) -> list[str]:
         bars = condition.bar_series
         if value is None and bars is not None:
             first = "tick" if bars.intrabar else f"{bars.timeframe.value} bar close"
-            lines.append(f"{condition.text}: no value yet; the first one comes with the next {first}.")
+            lines.append(
+                f"{condition.text}: no value yet; the first one comes with the next {first}."
+            )
         elif value is None:
             lines.append(f"{condition.text}: no value yet (it needs the next data refresh).")
         else:
@@ -82,4 +84,5 @@ def fired_line(alert: Alert, value: float | None, at: float, tick_ts: float) -> 
     moment = f"at {fmt.when(at)}"
     if bars and not bars[0].intrabar and tick_ts:
         moment = f"on the bar closing {fmt.when(tick_ts)}"
-    return f"#{alert.id} {alert.symbol} {verb}: {phrase(alert)}{f' — {single}' if single else ''} {moment}"
+    value_part = f" — {single}" if single else ""
+    return f"#{alert.id} {alert.symbol} {verb}: {phrase(alert)}{value_part} {moment}"

@@ -77,7 +77,9 @@ def render_jobs(jobs: list[Job]) -> Reply:
     buttons: list[list[Button]] = []
     for job in fired[:MAX_DETAILED_FIRED]:
         assert job.alert is not None
-        lines.append(("🔔 " if len(jobs) > 1 else "") + fired_line(job.alert, job.value, job.at, job.tick_ts))
+        lines.append(
+            ("🔔 " if len(jobs) > 1 else "") + fired_line(job.alert, job.value, job.at, job.tick_ts)
+        )
         if len(buttons) < MAX_BUTTON_ROWS:
             buttons.append(_buttons(job.alert))
     if len(fired) > MAX_DETAILED_FIRED:  # a burst stays one readable message
