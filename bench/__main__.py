@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bench import (
     chart_bench,
+    conditions_bench,
     delivery_bench,
     delivery_budget_bench,
     engine_bench,
@@ -86,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             engine_cost_bench.NAME,
             delivery_budget_bench.NAME,
             delivery_bench.NAME,
+            conditions_bench.NAME,
         ],
         help="run one benchmark",
     )
@@ -106,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         return delivery_budget_bench.main(url, quick=args.quick, out=args.out)
     if args.only == delivery_bench.NAME:
         return delivery_bench.main(url, quick=args.quick, out=args.out)
+    if args.only == conditions_bench.NAME:
+        return conditions_bench.main(url, quick=args.quick, out=args.out)
     config = engine_config(args)
     # A smaller run never overwrites the full-size numbers.
     section = "engine" if config.alerts == engine_bench.FULL_ALERTS else "engine_quick"
@@ -128,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         chart_bench.main(url, quick=args.quick, out=args.out)
         delivery_budget_bench.main(url, quick=args.quick, out=args.out)
         delivery_bench.main(url, quick=args.quick, out=args.out)
+        conditions_bench.main(url, quick=args.quick, out=args.out)
     return 0  # a missed target is reported (FAIL rows), not an error of the run
 
 
