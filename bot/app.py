@@ -138,7 +138,7 @@ class App:
         self.caps = MarketCaps(redis, self.keys, bad=self.bad_records)
         self.market = MarketView(
             self.store, universe, freshness, clock,
-            self.caps, FeedFreshness(settings.mcap_refresh_seconds),
+            self.caps, FeedFreshness(settings.mcap_refresh_seconds), caps.name if caps else "none",
         )  # fmt: skip
         self.dispatch = Dispatcher(
             on_delivered=lambda transport, n: self.metrics.deliveries.labels(transport).inc(n)

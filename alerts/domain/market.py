@@ -182,7 +182,7 @@ class TickerSource(Protocol):
 class MarketCapSource(Protocol):
     """What the market-cap feed needs from CoinGecko (or the demo replay)."""
 
-    name: str
+    name: str  # shown to users as the data's source ("CoinGecko")
 
     async def markets(self, coin_ids: Sequence[str]) -> list[CoinMarket]:
         """Rows for these coin ids in one request (unknown ids are left out)."""

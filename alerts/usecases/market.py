@@ -28,6 +28,7 @@ class CapReading:
     stale: bool  # no value, or older than the feed's staleness limit
     unreachable: bool  # the feed's last refresh failed
     ever_fetched: bool  # the feed has had at least one good refresh
+    source: str  # where the values come from, for attribution ("CoinGecko")
 
 
 class MarketView:
@@ -41,6 +42,7 @@ class MarketView:
         clock: Callable[[], float],
         caps: MarketCaps,
         caps_freshness: FeedFreshness,
+        caps_source: str,
     ) -> None:
         self.store = store
         self.universe = universe
@@ -48,6 +50,7 @@ class MarketView:
         self.clock = clock
         self.caps = caps
         self.caps_freshness = caps_freshness
+        self.caps_source = caps_source
 
     async def market_cap(self, base: str) -> CapReading:
         """The market cap of `base` (e.g. LINK) as last fetched, judged by the feed's rule:
@@ -60,6 +63,7 @@ class MarketView:
             stale=self.caps_freshness.is_stale(fetched_at, self.clock()),
             unreachable=status.consecutive_errors > 0,
             ever_fetched=status.last_ok is not None,
+            source=self.caps_source,
         )
 
     async def fresh_snapshot(self, symbol: str) -> tuple[Snapshot | None, bool]:

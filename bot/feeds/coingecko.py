@@ -84,12 +84,14 @@ class CoinGeckoClient:
         backoff: float = 1.0,
         max_backoff: float = 8.0,
     ) -> None:
-        self.name = "mcap"
+        self.name = "CoinGecko"
         self.base_url = base_url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._attempts = attempts
-        self._backoff = backoff
         self._max_backoff = max_backoff
+        self._exponential = wait_exponential_jitter(
+            multiplier=backoff, max=max_backoff, jitter=backoff / 2
+        )
         self._session: aiohttp.ClientSession | None = None
 
     async def markets(self, coin_ids: Sequence[str]) -> list[CoinMarket]:
@@ -113,9 +115,7 @@ class CoinGeckoClient:
 
     def _wait(self, state: RetryCallState) -> float:
         """Exponential backoff with jitter, never shorter than the server's Retry-After."""
-        delay = wait_exponential_jitter(
-            initial=self._backoff, max=self._max_backoff, jitter=self._backoff / 2
-        )(state)
+        delay = self._exponential(state)
         outcome = state.outcome
         exc = outcome.exception() if outcome is not None else None
         wanted = exc.retry_after if isinstance(exc, MarketError) else None

@@ -208,7 +208,7 @@ class ReplayMarketCaps:
     """The scenario's market caps as a `MarketCapSource` (price × supply, CoinGecko's ids)."""
 
     def __init__(self, scenario: Scenario, exchange: ReplayExchange) -> None:
-        self.name = "mcap"
+        self.name = "demo replay"
         self.scenario = scenario
         self.exchange = exchange
 

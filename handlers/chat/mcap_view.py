@@ -6,22 +6,20 @@ from __future__ import annotations
 from alerts.domain import fmt
 from alerts.usecases.market import CapReading
 
-SOURCE = "CoinGecko"
-
 
 def market_cap_text(reading: CapReading, now: float) -> str:
     """`$7.41B (CoinGecko, 4m ago)`, or `n/a (...)` with the reason."""
-    value = reading.value
+    value, source = reading.value, reading.source
     if value is not None and not reading.stale:
-        return f"{fmt.usd_compact(value.usd)} ({SOURCE}, {fmt.age(value.age(now))} ago)"
+        return f"{fmt.usd_compact(value.usd)} ({source}, {fmt.age(value.age(now))} ago)"
     if value is not None:
-        why = f"{SOURCE} unreachable; " if reading.unreachable else ""
+        why = f"{source} unreachable; " if reading.unreachable else ""
         return f"n/a ({why}last value is {fmt.age(value.age(now))} old)"
     if reading.unreachable:
-        return f"n/a ({SOURCE} unreachable)"
+        return f"n/a ({source} unreachable)"
     if not reading.ever_fetched:
         return "n/a (no data yet)"
-    return f"n/a ({SOURCE} has no market cap for it)"
+    return f"n/a ({source} has no market cap for it)"
 
 
 def market_cap_short(reading: CapReading) -> str:
@@ -37,7 +35,7 @@ def caps_summary(readings: list[CapReading], now: float) -> str:
     shown = [r.value for r in readings if r.value is not None and not r.stale]
     if shown:
         oldest = max(value.age(now) for value in shown)
-        return f"Market caps: data from {SOURCE}, fetched {fmt.age(oldest)} ago."
+        return f"Market caps: data from {readings[0].source}, fetched {fmt.age(oldest)} ago."
     if not readings:
-        return f"Market caps: data from {SOURCE}."
+        return "Market caps: n/a (no coin on the board)"
     return "Market caps: " + market_cap_text(readings[0], now)
