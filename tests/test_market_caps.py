@@ -15,9 +15,11 @@ from alerts.domain.market import BadData, FeedUnavailable, MarketCap, RateLimite
 from alerts.storage.keys import MCAP_FEED, Keys
 from alerts.storage.market_caps import MarketCaps
 from alerts.storage.market_store import MarketStore
-from bot.feeds.coingecko import CoinGeckoClient, parse_markets
+from bot.config import Settings
+from bot.feeds.coingecko import PER_PAGE, CoinGeckoClient, parse_markets
 from bot.feeds.market_cap import KNOWN_IDS, MarketCapFeed
-from fakes.coingecko import FakeCoinGecko
+from bot.sources import build_market_caps
+from fakes.coingecko import Coin, FakeCoinGecko
 
 T0 = 1_764_000_000.0
 DEFAULTS = [f"{b}/USDT" for b in ("AVAX", "BCH", "ADA", "LINK", "HBAR", "BTC", "ETH")]
@@ -197,3 +199,20 @@ def test_parse_markets_takes_only_real_market_caps() -> None:
     ]  # fmt: skip
     with pytest.raises(BadData):
         parse_markets({"status": {"error_code": 429}})
+
+
+async def test_mcap_api_url_replaces_the_base_and_pages_stay_within_250_ids(
+    gecko: FakeCoinGecko,
+) -> None:
+    settings = Settings(_env_file=None, mcap_api_url=gecko.api_url)  # type: ignore[call-arg]
+    source = build_market_caps(settings)
+    for n in range(PER_PAGE + 10):
+        gecko.add_coin(Coin(f"coin-{n}", f"c{n}", f"Coin {n}", 1.0, 1e6 + n))
+    try:
+        rows = await source.markets(["chainlink", *(f"coin-{n}" for n in range(PER_PAGE + 10))])
+    finally:
+        await source.close()
+    assert len(rows) == PER_PAGE + 11
+    pages = gecko.market_requests()
+    assert [len(q["ids"].split(",")) for q in pages] == [PER_PAGE, 11]
+    assert all(q["per_page"] == str(PER_PAGE) for q in pages)

@@ -95,10 +95,12 @@ class CoinGeckoClient:
         self._session: aiohttp.ClientSession | None = None
 
     async def markets(self, coin_ids: Sequence[str]) -> list[CoinMarket]:
-        if not coin_ids:
-            return []
-        params = {"ids": ",".join(coin_ids)}
-        return parse_markets(await self._get("/coins/markets", params))
+        """One request for up to 250 coins (a page); more only past that."""
+        rows: list[CoinMarket] = []
+        for start in range(0, len(coin_ids), PER_PAGE):
+            params = {"ids": ",".join(coin_ids[start : start + PER_PAGE])}
+            rows += parse_markets(await self._get("/coins/markets", params))
+        return rows
 
     async def by_symbols(self, symbols: Sequence[str]) -> list[CoinMarket]:
         if not symbols:

@@ -40,6 +40,8 @@ KNOWN_IDS: Mapping[str, str] = {
     "ETH": "ethereum",
 }
 
+# After each good refresh: market symbol (`LINK/USDT`, as alerts name it) -> its value,
+# only values fetched by this refresh, and the refresh's fetch time.
 RefreshListener = Callable[[Mapping[str, MarketCap], float], Awaitable[None]]
 
 
