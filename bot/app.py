@@ -20,14 +20,15 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from alerts.domain.delivery import DISCORD, TELEGRAM, TELEGRAM_PAID_BROADCAST
-from alerts.domain.freshness import Freshness
-from alerts.domain.market import DailyClose, IndexSource, TickBatch, TickerSource
+from alerts.domain.freshness import FeedFreshness, Freshness
+from alerts.domain.market import DailyClose, IndexSource, MarketCapSource, TickBatch, TickerSource
 from alerts.storage.chart_cache import ChartCache
 from alerts.storage.command_budget import CommandBudget
 from alerts.storage.digests import Digests, DigestScheduler
 from alerts.storage.engine import Engine
-from alerts.storage.keys import Keys
+from alerts.storage.keys import MCAP_FEED, Keys
 from alerts.storage.leader import LeaderLease
+from alerts.storage.market_caps import MarketCaps
 from alerts.storage.market_store import MarketStore
 from alerts.storage.migrate import migrate
 from alerts.storage.outbox import DeliveryWorker
@@ -41,6 +42,7 @@ from alerts.usecases.market import MarketView
 from alerts.usecases.signals import SignalDetector, TargetReference
 from alerts.usecases.stats import StatsSource
 from bot.config import Settings
+from bot.feeds.market_cap import MarketCapFeed
 from bot.feeds.poller import Poller
 from bot.health import HealthServer
 from bot.metrics import Metrics
@@ -99,6 +101,7 @@ class App:
         *,
         clock: Callable[[], float] = time.time,
         persistent: bool = True,
+        caps: MarketCapSource | None = None,
     ) -> None:
         self.settings = settings
         # redis-py types replies for both decode modes; decode_responses=True gives str.
@@ -132,7 +135,11 @@ class App:
             quota=settings.alert_quota_per_chat, clock=clock,
         )  # fmt: skip
         self.subscriptions = Subscriptions(redis, self.keys)
-        self.market = MarketView(self.store, universe, freshness, clock)
+        self.caps = MarketCaps(redis, self.keys, bad=self.bad_records)
+        self.market = MarketView(
+            self.store, universe, freshness, clock,
+            self.caps, FeedFreshness(settings.mcap_refresh_seconds), caps.name if caps else "none",
+        )  # fmt: skip
         self.dispatch = Dispatcher(
             on_delivered=lambda transport, n: self.metrics.deliveries.labels(transport).inc(n)
         )
@@ -189,6 +196,10 @@ class App:
             on_batch=[self._observe_tick, self.evaluation.on_batch, self._signals_after_ticks],
             on_index=[self._signals_after_index],
         )
+        self.mcap_feed = None if caps is None else MarketCapFeed(  # caps: CoinGecko, or a replay
+            caps, self.caps, self.store, lambda: self.poller.symbols,
+            interval=settings.mcap_refresh_seconds, clock=clock, telemetry=self.metrics,
+        )  # fmt: skip
         self.core = build_core(
             self.services,
             rate_limiter=CommandBudget(redis, self.keys).admit,
@@ -233,6 +244,10 @@ class App:
         index = await self.store.feed_status("index")
         index_age = None if index.last_ok is None else round(now - index.last_ok, 1)
         details["index_data_age_s"] = index_age
+        if self.mcap_feed is not None:  # informative only: prices and alerts do not need it
+            caps = await self.store.feed_status(MCAP_FEED)
+            details["mcap_data_age_s"] = caps.last_ok and round(now - caps.last_ok, 1)
+            details["mcap_last_error"] = caps.last_error
         depth, pending = await self.worker.depth()
         self.metrics.outbox_depth.set(depth)
         self.metrics.outbox_pending.set(pending)
@@ -330,7 +345,7 @@ class App:
             await asyncio.sleep(15)
 
     async def leader_duties(self) -> None:
-        """What exactly one replica runs at a time: polling, evaluation, expiry."""
+        """What exactly one replica runs at a time: polling, evaluation, expiry, market caps."""
         async with asyncio.TaskGroup() as group:
             if self.realtime is None:
                 group.create_task(self.poller.run(), name="poller")
@@ -339,6 +354,8 @@ class App:
                 group.create_task(self.poller.run(exchange=False), name="poller")
             group.create_task(self._expiry_loop(), name="expiry")
             group.create_task(self.signal_runner.run(), name="signals")
+            if self.mcap_feed is not None:
+                group.create_task(self.mcap_feed.run(), name="market-caps")
             if self.discord is not None:
                 group.create_task(self.discord.run_gateway(), name="discord-gateway")
             if self.telegram is not None and self.telegram.polls_updates:
@@ -378,3 +395,5 @@ class App:
         await self.health.stop()
         await self.exchange.close()
         await self.index.close()
+        if self.mcap_feed is not None:
+            await self.mcap_feed.source.close()

@@ -7,6 +7,10 @@ several deployments can share one Redis. Types and lifetimes:
 |-----------------------------------|--------|-----------------------------------------------------|
 | P:snap:{SYM}                      | hash   | latest accepted ticker of a market (no TTL) |
 | P:feed:NAME                       | hash   | feed health: last_ok, last_error, errors (no TTL) |
+|                                   |        | (NAME: exchange, index, mcap)                     |
+| P:mcap                            | hash   | BASE -> JSON market cap {id, usd, rank, at} as last |
+|                                   |        | fetched from CoinGecko (no TTL; age judged on read) |
+| P:mcap:ids                        | hash   | BASE -> CoinGecko coin id chosen once (no TTL)    |
 | P:r2k                             | string | JSON R2K daily closes + fetch time (no TTL) |
 | P:daily:{SYM}                     | string | JSON daily candles, TTL 6 h (history cache) |
 | P:tb:{SYM}:CHUNK                  | hash   | price history, 10 s buckets `open high low close` |
@@ -104,6 +108,8 @@ OUTBOX_GROUP = "delivery"
 DEAD_LETTER_TTL_SECONDS = 7 * 86400
 DEAD_LETTER_MAXLEN = 50_000
 
+MCAP_FEED = "mcap"  # the market-cap feed's name in P:feed:NAME
+
 BUDGET_OVERALL = "all"
 BUDGET_OVERALL_PAID = "all:paid"  # paid broadcasts (TELEGRAM_PAID_BROADCAST) spend this one
 BUDGET_PAUSE = "pause"
@@ -125,6 +131,15 @@ class Keys:
 
     def feed(self, name: str) -> str:
         return f"{self.prefix}:feed:{name}"
+
+    @property
+    def market_caps(self) -> str:
+        return f"{self.prefix}:mcap"
+
+    @property
+    def coin_ids(self) -> str:
+        """Ticker -> CoinGecko id, resolved once so a ticker collision never flips it."""
+        return f"{self.prefix}:mcap:ids"
 
     @property
     def r2k(self) -> str:
