@@ -199,6 +199,7 @@ class App:
         self.mcap_feed = None if caps is None else MarketCapFeed(  # caps: CoinGecko, or a replay
             caps, self.caps, self.store, lambda: self.poller.symbols,
             interval=settings.mcap_refresh_seconds, clock=clock, telemetry=self.metrics,
+            on_refresh=[self.evaluation.on_market_caps],
         )  # fmt: skip
         self.core = build_core(
             self.services,

@@ -109,3 +109,21 @@ async def test_the_leader_runs_the_feed(app: App, gecko: FakeCoinGecko) -> None:
     assert len(gecko.market_requests()) == 1
     link = await app.caps.get("LINK")
     assert link is not None and link.coin_id == "chainlink"
+
+
+async def test_mcap_condition_fires_once_when_a_refresh_crosses_it(
+    app: App, gecko: FakeCoinGecko, redis: Redis
+) -> None:
+    assert app.mcap_feed is not None
+    await app.mcap_feed.refresh_once()  # LINK at $7.41B: the first value of the series
+    made = await ask(app, "/alert LINK mcap above 8B")
+    assert made.title.startswith("✅") and "mcap above 8B: now market cap $7.41B." in made.lines
+    refused = await ask(app, "/alert LINK mcap above 7B")
+    assert refused.tone == "error" and "already holds" in refused.title
+    gecko.set_market_cap("chainlink", 8.2e9)
+    advance(app, 601)
+    await app.mcap_feed.refresh_once()
+    advance(app, 601)
+    await app.mcap_feed.refresh_once()  # still above: nothing more
+    fired = [f for _, f in await redis.xrange(app.keys.outbox) if f["t"] == "fire"]
+    assert len(fired) == 1 and float(fired[0]["v"]) == 8.2e9

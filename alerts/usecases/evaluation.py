@@ -11,7 +11,8 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from alerts.domain.market import TickBatch
+from alerts.domain.conditions import MCAP
+from alerts.domain.market import MarketCap, TickBatch
 from alerts.storage.engine import Engine
 from alerts.storage.keys import Keys
 from alerts.usecases.stats import fired_today_field
@@ -56,6 +57,11 @@ class Evaluation:
         for series, value in values.items():
             fired += await self.engine.evaluate(symbol, series, value, tick, int(self.clock()))
         await self._count(fired)
+
+    async def on_market_caps(self, caps: Mapping[str, MarketCap], fetched_at: float) -> None:
+        """Market-cap feed listener: `mcap above 10B` conditions, at the fetch time."""
+        for symbol, cap in caps.items():
+            await self.on_series(symbol, {MCAP: cap.usd}, cap.fetched_at)
 
     async def _count(self, fired: int) -> None:
         if fired:

@@ -82,7 +82,7 @@ class MarketCapFeed:
         self.clock = clock
         self.telemetry = telemetry
         self.known_ids = dict(known_ids)
-        self.listeners = list(on_refresh)  # public: the merger's alert evaluation joins here
+        self.listeners = list(on_refresh)  # e.g. alert evaluation of `mcap` conditions
         self.refreshes = 0
         self._failures = 0
         self._next_try = float("-inf")  # after a failure: not before this

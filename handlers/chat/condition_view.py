@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alerts.domain import fmt
 from alerts.domain.alert import Alert
-from alerts.domain.conditions import MCAP, PRICE, VOLUME, Condition, money
+from alerts.domain.conditions import MCAP, PRICE, VOLUME, Condition
 from alerts.domain.grammar import conditions_of
 from alerts.domain.indicators import IndicatorName
 
@@ -35,7 +35,7 @@ def value_text(condition: Condition, value: float | None) -> str:
     if condition.series == VOLUME:
         return f"24h volume {value:.2f}× its 30-day mean"
     if condition.series == MCAP:
-        return f"market cap ${money(float(f'{value:.3g}'))}"
+        return f"market cap {fmt.usd_compact(value)}"
     bars = condition.bar_series
     assert bars is not None
     name = f"{bars.left.text}{f' − {bars.right.text}' if bars.right else ''} {bars.timeframe.value}"
