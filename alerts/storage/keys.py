@@ -20,8 +20,11 @@ several deployments can share one Redis. Types and lifetimes:
 | P:rearm:{SYM}:SERIES:DIR          | zset   | fired repeat alerts waiting for hysteresis |
 | P:mx:{SYM}:WINDOW                 | zset   | armed move alerts of one window by size (%) |
 | P:mr:{SYM}:WINDOW                 | zset   | fired/paused move alerts waiting for calm |
-| P:bs:{SYM}                        | hash   | bar series key (`rsi14@1h`) -> alerts/legs using it; |
+| P:bs:{SYM}                        | hash   | bar series key (`rsi14@1h`) -> alerts/legs on it; |
 |                                   |        | the bar feed computes exactly these each bar close |
+| P:bc:{SYM}                        | hash   | bar cursor: timeframe (`1h`) -> close time (unix s) |
+|                                   |        | of the last bar whose values reached the listeners; |
+|                                   |        | bars closed after it are replayed after a restart |
 | P:active                          | string | number of stored alerts (kept by the scripts) |
 | P:cs:CHAT                         | hash   | symbol -> how many of the chat's alerts use it |
 | P:schema                          | string | data layout version (alerts/storage/migrate.py) |
@@ -142,6 +145,9 @@ class Keys:
     def bar_series(self, symbol: str) -> str:
         """Bar series in use on a symbol (`alerts/domain/indicators.py` keys) -> users."""
         return f"{self.prefix}:bs:{{{symbol}}}"
+
+    def bar_cursor(self, symbol: str) -> str:
+        return f"{self.prefix}:bc:{{{symbol}}}"
 
     def move_rearm(self, symbol: str, window: int) -> str:
         return f"{self.prefix}:mr:{{{symbol}}}:{window}"
