@@ -16,7 +16,7 @@ import talib
 from redis.asyncio import Redis
 
 from alerts.domain.indicators import BarSeries
-from alerts.domain.market import BarValues, FeedUnavailable, RateLimited, Ticker, TickBatch
+from alerts.domain.market import BarValues, FeedUnavailable, RateLimited, TickBatch, Ticker
 from alerts.storage.keys import Keys
 from alerts.storage.market_store import MarketStore
 from bot.feeds.bars import FEED_NAME, SETTLE_SECONDS, BarFeed

@@ -7,7 +7,7 @@ stale data. Every operation is scoped to the calling chat.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -168,6 +168,12 @@ class AlertService:
             if alert is not None and alert.chat == chat:
                 alerts.append(alert)
         return alerts
+
+    async def series_of(self, chat: str, symbol: str) -> Sequence[str]:
+        """Bar series keys (`rsi14@1h`, `ema9-ema21@1h`) the chat's alerts on `symbol` watch,
+        for `/chart SYMBOL 1h` to draw under the price. Indicator alerts are not stored yet
+        (issue 16's engine part fills this in), so there are none."""
+        return []
 
     async def get_own(self, chat: str, alert_id: int) -> Alert:
         alert = await self.engine.get(alert_id)

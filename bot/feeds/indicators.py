@@ -44,8 +44,8 @@ def indicator_lines(indicator: Indicator, closes: Array) -> Lines:
             closes, fastperiod=int(p[0]), slowperiod=int(p[1]), signalperiod=int(p[2])
         )
         return {"": _f(macd), "signal": _f(signal)}
-    upper, middle, lower = talib.BBANDS(
-        closes, timeperiod=int(p[0]), nbdevup=float(p[1]), nbdevdn=float(p[1]), matype=0
+    upper, middle, lower = talib.BBANDS(  # TA-Lib's default average: SMA, as Bollinger
+        closes, timeperiod=int(p[0]), nbdevup=float(p[1]), nbdevdn=float(p[1])
     )
     return {"": _f(middle), "upper": _f(upper), "middle": _f(middle), "lower": _f(lower)}
 
