@@ -7,6 +7,7 @@ after a restart and does not move on errors; intrabar values are throttled.
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import AsyncIterator
 
@@ -259,3 +260,15 @@ async def test_intrabar_values_use_the_tick_and_are_throttled(
     assert [v.bar_close_ts for v in run.seen] == [T0 + 40, T0 + 52]
     await run.feed.on_batch(batch(13.0, T0 + HOUR + 20))  # bars not fetched past it: stale
     assert len(run.seen) == 2
+
+
+async def test_more_bars_than_one_page_are_paginated(
+    binance: FakeBinance, exchange: CcxtExchange
+) -> None:
+    closes = walk(1500, seed=12)
+    binance.set_bars(SYM, "5m", closes)
+    binance.clear_log()
+    bars = await exchange.fetch_bars(SYM, BarSeries.from_key("rsi14@5m").timeframe, 1200)
+    assert len(binance.requests_to("klines")) == 2
+    assert [b.close for b in bars] == closes[-1200:]  # the last one is the forming bar
+    assert all(b.ts - a.ts == 300 for a, b in itertools.pairwise(bars))

@@ -165,8 +165,11 @@ class BarFeed:
         key = self.keys.bar_cursor(symbol)
         raw = await self.redis.hget(key, tf.value)
         cursor = int(raw) if raw is not None else closed[-1].ts  # first run: newest bar only
-        start = len(closed) - self.replay_bars
-        for i in range(max(start, 0), len(closed)):
+        start = max(len(closed) - self.replay_bars, 0)
+        if closed[start].ts > cursor:
+            log.warning("%s %s: bars closed after %d are beyond the replay window; skipped",
+                        symbol, tf.value, cursor)
+        for i in range(start, len(closed)):
             close_ts = closed[i].ts + span
             if close_ts <= cursor:
                 continue
