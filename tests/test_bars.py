@@ -16,13 +16,14 @@ import pytest
 import talib
 from redis.asyncio import Redis
 
-from alerts.domain.indicators import BarSeries
+from alerts.domain.indicators import BarSeries, Timeframe
 from alerts.domain.market import BarValues, FeedUnavailable, RateLimited, TickBatch, Ticker
 from alerts.storage.keys import Keys
 from alerts.storage.market_store import MarketStore
 from bot.feeds.bars import FEED_NAME, SETTLE_SECONDS, BarFeed
 from bot.feeds.exchange import CcxtExchange
 from fakes.binance import FakeBinance
+from tests.replay import replay_app
 
 SYM = "LINK/USDT"
 HOUR = 3600
@@ -272,3 +273,28 @@ async def test_more_bars_than_one_page_are_paginated(
     assert len(binance.requests_to("klines")) == 2
     assert [b.close for b in bars] == closes[-1200:]  # the last one is the forming bar
     assert all(b.ts - a.ts == 300 for a, b in itertools.pairwise(bars))
+
+
+async def test_the_app_runs_the_feed_over_the_demo_replay(redis: Redis, prefix: str) -> None:
+    """`make demo`: the replay serves bars of every timeframe, so indicator series get
+    values there too (the App's BarFeed, its registry and cursor in the real Redis)."""
+    app = replay_app(redis, prefix)
+    seen: list[BarValues] = []
+
+    async def collect(values: BarValues) -> None:
+        seen.append(values)
+
+    app.bars.listeners.append(collect)
+    keys = [f"rsi14@{tf.value}" for tf in Timeframe] + ["ema9-ema21@1h", "rsi14@1h~"]
+    await redis.hset(app.keys.bar_series("LINK/USDT"), mapping=dict.fromkeys(keys, 1))
+    try:
+        app.exchange.advance(30)  # type: ignore[attr-defined]  # (starts on a bar boundary)
+        await app.poller.run_once()
+        await app.bars.run_once()
+        assert sorted(k for v in seen for k in v.values) == sorted(keys[:-1])
+        assert all(0 < v.values.get(k, 50) < 100 for v in seen for k in keys[:5])
+        app.exchange.advance(30)  # type: ignore[attr-defined]
+        await app.poller.run_once()  # a new accepted tick: the intrabar series
+        assert seen[-1].intrabar and set(seen[-1].values) == {"rsi14@1h~"}
+    finally:
+        await app.stop()
