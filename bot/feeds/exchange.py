@@ -198,22 +198,25 @@ class CcxtExchange:
             raise UnknownSymbol(f"{symbol} is not listed on {self.name}")
         rows: dict[int, list[Any]] = {}
         since: int | None = None
-        while len(rows) < count:
-            limit = min(OHLCV_PAGE, count - len(rows))
-            start = since
-            batch: list[list[Any]] = await self._call(
-                lambda start=start, limit=limit: self._ex.fetch_ohlcv(  # type: ignore[misc]
-                    symbol, timeframe, since=start, limit=limit
+        try:
+            while len(rows) < count:
+                limit = min(OHLCV_PAGE, count - len(rows))
+                start = since
+                batch: list[list[Any]] = await self._call(
+                    lambda start=start, limit=limit: self._ex.fetch_ohlcv(  # type: ignore[misc]
+                        symbol, timeframe, since=start, limit=limit
+                    )
                 )
-            )
-            oldest = min(rows, default=None)
-            fresh = [r for r in batch or [] if oldest is None or int(r[0]) < oldest]
-            for row in fresh:
-                rows[int(row[0])] = row
-            if not fresh or len(batch) < limit:
-                break
-            since = min(rows) - min(OHLCV_PAGE, count - len(rows)) * span_ms
-        return [candle_of(rows[ts]) for ts in sorted(rows)[-count:]]
+                oldest = min(rows, default=None)
+                fresh = [r for r in batch or [] if oldest is None or int(r[0]) < oldest]
+                for row in fresh:
+                    rows[int(row[0])] = row
+                if not fresh or len(batch) < limit:
+                    break
+                since = min(rows) - min(OHLCV_PAGE, count - len(rows)) * span_ms
+            return [candle_of(rows[ts]) for ts in sorted(rows)[-count:]]
+        except (IndexError, TypeError, ValueError) as exc:  # a malformed row: BadData
+            raise translate_error(exc) from exc
 
     async def close(self) -> None:
         await self._ex.close()
