@@ -42,6 +42,7 @@ from alerts.usecases.market import MarketView
 from alerts.usecases.signals import SignalDetector, TargetReference
 from alerts.usecases.stats import StatsSource
 from bot.config import Settings
+from bot.feeds.bars import BarFeed
 from bot.feeds.market_cap import MarketCapFeed
 from bot.feeds.poller import Poller
 from bot.health import HealthServer
@@ -165,6 +166,7 @@ class App:
             digests=Digests(redis, self.keys),
             stats=StatsSource(redis, self.keys, self.engine, self.store, self.worker, clock),
             symbols=SymbolParser(universe, exchange.lists, lambda: exchange.symbols),
+            bars=exchange,
             clock=clock,
             admin_ids=frozenset(settings.admin_chat_ids),
             charts=ChartCache(self.store, on_render=self.metrics.chart_renders.inc),
@@ -182,6 +184,11 @@ class App:
         self.evaluation = Evaluation(
             self.engine, redis, self.keys, clock, on_fired=self.metrics.alerts_fired.inc
         )
+        self.bars = BarFeed(  # bar closes (and intrabar ticks) -> indicator conditions
+            exchange, self.store, lambda: self.poller.symbols,
+            intrabar_seconds=settings.poll_interval_seconds, clock=clock,
+            on_values=[self.evaluation.on_bar_values],
+        )  # fmt: skip
         self.poller = Poller(
             exchange,
             index,
@@ -193,7 +200,12 @@ class App:
             telemetry=self.metrics,
             extra_symbols=self.watchlists.tracked,
             max_symbols=settings.max_tracked_symbols,
-            on_batch=[self._observe_tick, self.evaluation.on_batch, self._signals_after_ticks],
+            on_batch=[
+                self._observe_tick,
+                self.evaluation.on_batch,
+                self.bars.on_batch,
+                self._signals_after_ticks,
+            ],
             on_index=[self._signals_after_index],
         )
         self.mcap_feed = None if caps is None else MarketCapFeed(  # caps: CoinGecko, or a replay
@@ -354,6 +366,7 @@ class App:
                 group.create_task(self.realtime.run(), name="realtime")
                 group.create_task(self.poller.run(exchange=False), name="poller")
             group.create_task(self._expiry_loop(), name="expiry")
+            group.create_task(self.bars.run(), name="bars")
             group.create_task(self.signal_runner.run(), name="signals")
             if self.mcap_feed is not None:
                 group.create_task(self.mcap_feed.run(), name="market-caps")

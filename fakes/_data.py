@@ -26,6 +26,28 @@ DEFAULT_MARKETS: dict[str, tuple[float, str, str, float]] = {
 }
 
 Candle = tuple[int, float, float, float, float, float]
+BAR_INTERVALS = ("5m", "15m", "1h", "4h", "1d")  # the alert timeframes
+
+
+def random_closes(last: float, count: int, *, seed: int, vol: float = 0.01) -> list[float]:
+    """`count` closes of a seeded random walk ending exactly at `last`."""
+    rng = random.Random(seed)
+    closes = [last]
+    for _ in range(count - 1):
+        closes.append(closes[-1] / math.exp(rng.gauss(0, vol)))
+    return closes[::-1]
+
+
+def bars_from_closes(closes: list[float], first_ms: int, span_ms: int) -> list[Candle]:
+    """Bars `span_ms` apart from `first_ms` with these closes; each opens at the previous
+    close and its wick reaches a little beyond both."""
+    out: list[Candle] = []
+    prev = closes[0]
+    for i, close in enumerate(closes):
+        high, low = max(prev, close) * 1.001, min(prev, close) * 0.999
+        out.append((first_ms + i * span_ms, prev, high, low, close, 100.0))
+        prev = close
+    return out
 
 
 def decimals(tick: str) -> int:

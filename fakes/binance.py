@@ -13,6 +13,11 @@ Pointing ccxt at it (what `point_ccxt_at` does)::
 
 Endpoints: /api/v3/ping, /time, /exchangeInfo, /ticker/24hr, /ticker, /ticker/price,
 /ticker/bookTicker, /klines. Errors use Binance's `{"code": -1121, "msg": ...}` bodies.
+
+Klines follow the fake's clock (`now_ms`; `freeze_at` stops it): a bar is served once it
+has opened, so the newest one served is the forming bar (its close time still ahead),
+as on Binance. `seed_bars` fills every interval, `set_bars` / `append_bar` /
+`set_forming` shape the closes a test needs (an RSI push, an intrabar wick).
 Paths the fake does not serve answer 404 and land in `unknown_paths`.
 """
 
@@ -26,6 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 from aiohttp import web
 
 from fakes._base import Fault, PathFaultServer, json_response
+from fakes._binance_bars import KlineBook
 from fakes._binance_wire import (
     ERR_COMBINATION,
     ERR_ILLEGAL,
@@ -44,12 +50,12 @@ from fakes._binance_wire import (
     symbol_info,
     ticker_24hr,
 )
-from fakes._data import DAY_MS, DEFAULT_MARKETS, decimals, generate_daily_klines
+from fakes._data import DEFAULT_MARKETS, decimals, generate_daily_klines
 
 __all__ = ["FakeBinance", "market_id", "point_ccxt_at"]
 
 
-class FakeBinance(PathFaultServer):
+class FakeBinance(KlineBook, PathFaultServer):
     """Binance spot public REST; state lives in `markets`, `tickers`, `klines`."""
 
     def __init__(
@@ -62,6 +68,7 @@ class FakeBinance(PathFaultServer):
         self.ticker_overrides: dict[str, dict[str, Any]] = {}
         self.unknown_paths: list[str] = []
         self.time_offset_ms = 0
+        self.frozen_ms: int | None = None
         self._seed = seed
         self._weight = 0
         self._weight_minute = 0
@@ -72,8 +79,14 @@ class FakeBinance(PathFaultServer):
 
     # ---- state API -------------------------------------------------------------------------
     def now_ms(self) -> int:
-        """Server clock (shift it with `time_offset_ms`)."""
+        """Server clock (shift it with `time_offset_ms`, or stop it with `freeze_at`)."""
+        if self.frozen_ms is not None:
+            return self.frozen_ms
         return int(time.time() * 1000) + self.time_offset_ms
+
+    def freeze_at(self, seconds: float) -> None:
+        """Stop the server clock at `seconds` (unix): tests step bar closes by hand."""
+        self.frozen_ms = int(seconds * 1000)
 
     def add_market(
         self,
@@ -127,10 +140,10 @@ class FakeBinance(PathFaultServer):
         if quote_volume is not None:
             t.quote_volume = quote_volume
         t.count += 1
-        candles = self.klines.get((mid, "1d"))
-        if candles and candles[-1][0] <= self.now_ms() < candles[-1][0] + DAY_MS:
-            row = candles[-1]
-            row[2], row[3], row[4] = max(row[2], last), min(row[3], last), last
+        for (kmid, interval), rows in self.klines.items():
+            row = self._forming(rows, interval) if kmid == mid else None
+            if row is not None:
+                row[2], row[3], row[4] = max(row[2], last), min(row[3], last), last
 
     def patch_ticker(self, symbol: str, **fields: Any) -> None:
         """Force raw wire fields of the 24h ticker (e.g. lastPrice="0.00000000")."""
@@ -307,10 +320,11 @@ class FakeBinance(PathFaultServer):
             return self._error(ERR_ILLEGAL)
         if start is not None and end is not None and start > end:
             return self._error(ERR_START_END)
+        now = self.now_ms()
         rows = [
             r
             for r in self.klines.get((mid, interval), [])
-            if (start is None or r[0] >= start) and (end is None or r[0] <= end)
+            if r[0] <= now and (start is None or r[0] >= start) and (end is None or r[0] <= end)
         ]
         rows = rows[:limit] if start is not None else rows[-limit:]
         return self._reply([kline_row(r, INTERVAL_MS[interval]) for r in rows], 2)

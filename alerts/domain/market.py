@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from alerts.domain.indicators import Timeframe
+
 REFERENCE_COINS = ("BTC", "ETH")
 
 
@@ -63,7 +65,11 @@ class Ticker:
 
 @dataclass(frozen=True, slots=True)
 class Candle:
-    """A daily candle; `ts` is the open time in unix seconds (UTC midnight)."""
+    """One OHLCV bar (daily, or of any `Timeframe`); `ts` is its open time in unix seconds.
+
+    Bars from `fetch_bars` keep broken rows (a missing price is NaN) so the indicator
+    code can refuse them instead of computing over a silent hole.
+    """
 
     ts: int
     open: float
@@ -111,6 +117,21 @@ class MarketCap:
 
     def age(self, now: float) -> float:
         return max(0.0, now - self.fetched_at)
+
+
+@dataclass(frozen=True, slots=True)
+class BarValues:
+    """Bar-series values (`rsi14@1h` -> 71.2) of one symbol at one evaluation point.
+
+    On close, `bar_close_ts` is the closing time of the bar (open + timeframe) and the
+    values come from closed bars only; intrabar (`intrabar=True`), it is the tick's
+    time and the forming bar's close is that tick's price.
+    """
+
+    symbol: str
+    bar_close_ts: int
+    values: dict[str, float]
+    intrabar: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +188,10 @@ class TickerSource(Protocol):
 
     async def fetch_daily(self, symbol: str, days: int) -> list[Candle]:
         """Up to `days` most recent daily candles, oldest first."""
+
+    async def fetch_bars(self, symbol: str, timeframe: Timeframe, count: int) -> list[Candle]:
+        """The `count` most recent bars of `timeframe`, oldest first; the last one may
+        still be forming (the caller tells closed bars by their end time)."""
 
     def lists(self, symbol: str) -> bool:
         """Whether the exchange lists this market (after `load`)."""

@@ -28,8 +28,11 @@ several deployments can share one Redis. Types and lifetimes:
 |                                   |        | level; member `ID:N:u|d` (leg N, above/below)    |
 | P:lg:ID                           | hash   | a multi-condition alert's legs: N -> 1/0 (holds), |
 |                                   |        | zN / mN -> the leg's zset and member (cleanup)    |
-| P:bs:{SYM}                        | hash   | bar series keys (`rsi14@1h`) some alert uses;     |
+| P:bs:{SYM}                        | hash   | bar series keys (`rsi14@1h`) alerts use;          |
 |                                   |        | the bar feed computes exactly these each bar close |
+| P:bc:{SYM}                        | hash   | bar cursor: timeframe (`1h`) -> close time (unix s) |
+|                                   |        | of the last bar whose values reached the listeners; |
+|                                   |        | bars closed after it are replayed after a restart |
 | P:active                          | string | number of stored alerts (kept by the scripts) |
 | P:cs:CHAT                         | hash   | symbol -> how many of the chat's alerts use it |
 | P:schema                          | string | data layout version (alerts/storage/migrate.py) |
@@ -161,6 +164,9 @@ class Keys:
     def bar_series(self, symbol: str) -> str:
         """Bar series in use on a symbol (`alerts/domain/indicators.py` keys) -> users."""
         return f"{self.prefix}:bs:{{{symbol}}}"
+
+    def bar_cursor(self, symbol: str) -> str:
+        return f"{self.prefix}:bc:{{{symbol}}}"
 
     def move_rearm(self, symbol: str, window: int) -> str:
         return f"{self.prefix}:mr:{{{symbol}}}:{window}"

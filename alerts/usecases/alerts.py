@@ -7,7 +7,7 @@ stale data. Every operation is scoped to the calling chat.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,7 @@ from alerts.domain.alert import Alert, AlertKind, Direction
 from alerts.domain.conditions import Condition
 from alerts.domain.errors import UserError
 from alerts.domain.freshness import Freshness
-from alerts.domain.grammar import AlertSpec, SpecKind, parse_alert_args
+from alerts.domain.grammar import AlertSpec, SpecKind, conditions_of, parse_alert_args
 from alerts.domain.moves import WINDOW_NAMES
 from alerts.storage.bar_series import BarSeriesRegistry
 from alerts.storage.engine import QUOTA_REACHED, SYMBOL_CAP_REACHED, Engine
@@ -201,6 +201,18 @@ class AlertService:
             if alert is not None and alert.chat == chat:
                 alerts.append(alert)
         return alerts
+
+    async def series_of(self, chat: str, symbol: str) -> Sequence[str]:
+        """Bar series keys (`rsi14@1h`, `ema9-ema21@1h`) the chat's alerts on `symbol` watch,
+        for `/chart SYMBOL 1h` to draw under the price."""
+        keys = {
+            c.series
+            for alert in await self.list(chat)
+            if alert.symbol == symbol and alert.cond
+            for c in conditions_of(alert.cond)
+            if c.bar_series is not None
+        }
+        return sorted(keys)
 
     async def get_own(self, chat: str, alert_id: int) -> Alert:
         alert = await self.engine.get(alert_id)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from alerts.domain.conditions import MCAP
-from alerts.domain.market import MarketCap, TickBatch
+from alerts.domain.market import BarValues, MarketCap, TickBatch
 from alerts.storage.engine import Engine
 from alerts.storage.keys import Keys
 from alerts.usecases.stats import fired_today_field
@@ -57,6 +57,10 @@ class Evaluation:
         for series, value in values.items():
             fired += await self.engine.evaluate(symbol, series, value, tick, int(self.clock()))
         await self._count(fired)
+
+    async def on_bar_values(self, bars: BarValues) -> None:
+        """Bar-feed listener: indicator series at a bar close (or an intrabar tick)."""
+        await self.on_series(bars.symbol, bars.values, bars.bar_close_ts)
 
     async def on_market_caps(self, caps: Mapping[str, MarketCap], fetched_at: float) -> None:
         """Market-cap feed listener: `mcap above 10B` conditions, at the fetch time."""

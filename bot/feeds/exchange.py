@@ -8,6 +8,7 @@ freqtrade's exchange layer does, so nothing above this module imports ccxt.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -22,6 +23,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from alerts.domain.indicators import Timeframe
 from alerts.domain.market import (
     BadData,
     Candle,
@@ -36,6 +38,7 @@ from alerts.domain.market import (
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 DAY_MS = 86_400_000
+OHLCV_PAGE = 1000  # rows per fetch_ohlcv answer (Binance's cap)
 # The REST endpoint behind each exchange's batched fetch_tickers (api, method, path), for
 # its ccxt throttle cost; exchanges not listed count as one weight unit per request.
 TICKERS_ENDPOINTS = {"binance": ("public", "get", "ticker/24hr")}
@@ -179,37 +182,56 @@ class CcxtExchange:
         return self._ex
 
     async def fetch_daily(self, symbol: str, days: int) -> list[Candle]:
-        """Paginated daily candles: exchanges cap one answer (Binance: 1000 rows)."""
+        """Daily candles, oldest first; rows without a usable price are left out."""
+        bars = await self._bars(symbol, "1d", DAY_MS, days)
+        return [c for c in bars if c.close > 0 and not math.isnan(c.open + c.high + c.low)]
+
+    async def fetch_bars(self, symbol: str, timeframe: Timeframe, count: int) -> list[Candle]:
+        """The `count` newest bars of `timeframe` (the last may be forming), broken rows
+        kept as NaN so the indicator code refuses them rather than skipping a hole."""
+        return await self._bars(symbol, timeframe.value, timeframe.seconds * 1000, count)
+
+    async def _bars(self, symbol: str, timeframe: str, span_ms: int, count: int) -> list[Candle]:
+        """The newest page, then older pages backwards: exchanges cap one answer
+        (Binance: 1000 rows), and a page without `since` is the newest one."""
         if symbol not in self._markets:
             raise UnknownSymbol(f"{symbol} is not listed on {self.name}")
-        now_ms = int(time.time() * 1000)
-        since = now_ms - days * DAY_MS
         rows: dict[int, list[Any]] = {}
-        while since < now_ms:
-            start = since
-            batch: list[list[Any]] = await self._call(
-                lambda start=start: self._ex.fetch_ohlcv(symbol, "1d", since=start, limit=1000)  # type: ignore[misc]
-            )
-            if not batch:
-                break
-            for row in batch:
-                rows[int(row[0])] = row
-            last = int(batch[-1][0])
-            if last < start or len(batch) < 2:
-                break
-            since = last + DAY_MS
-        candles = []
-        for ts in sorted(rows):
-            o, h, lo, c, v = (rows[ts][i] for i in range(1, 6))
-            if None in (o, h, lo, c) or float(c) <= 0:
-                continue
-            candles.append(
-                Candle(ts // 1000, float(o), float(h), float(lo), float(c), float(v or 0))
-            )
-        return candles[-days:]
+        since: int | None = None
+        try:
+            while len(rows) < count:
+                limit = min(OHLCV_PAGE, count - len(rows))
+                start = since
+                batch: list[list[Any]] = await self._call(
+                    lambda start=start, limit=limit: self._ex.fetch_ohlcv(  # type: ignore[misc]
+                        symbol, timeframe, since=start, limit=limit
+                    )
+                )
+                oldest = min(rows, default=None)
+                fresh = [r for r in batch or [] if oldest is None or int(r[0]) < oldest]
+                for row in fresh:
+                    rows[int(row[0])] = row
+                if not fresh or len(batch) < limit:
+                    break
+                since = min(rows) - min(OHLCV_PAGE, count - len(rows)) * span_ms
+            return [candle_of(rows[ts]) for ts in sorted(rows)[-count:]]
+        except (IndexError, TypeError, ValueError) as exc:  # a malformed row: BadData
+            raise translate_error(exc) from exc
 
     async def close(self) -> None:
         await self._ex.close()
+
+
+def candle_of(row: Sequence[Any]) -> Candle:
+    """A ccxt OHLCV row `[ms, o, h, l, c, v]` as a `Candle` (a missing price is NaN)."""
+    o, h, lo, c = (_float_or_nan(row[i]) for i in range(1, 5))
+    volume = _float_or_none(row[5]) if len(row) > 5 else None
+    return Candle(int(row[0]) // 1000, o, h, lo, c, volume or 0.0)
+
+
+def _float_or_nan(value: object) -> float:
+    found = _float_or_none(value)
+    return math.nan if found is None else found
 
 
 def ticker_from_ccxt(symbol: str, item: Any, now: float) -> Ticker | None:
@@ -303,6 +325,9 @@ class ExchangeChain:
 
     async def fetch_daily(self, symbol: str, days: int) -> list[Candle]:
         return await self.active.fetch_daily(symbol, days)
+
+    async def fetch_bars(self, symbol: str, timeframe: Timeframe, count: int) -> list[Candle]:
+        return await self.active.fetch_bars(symbol, timeframe, count)
 
     async def close(self) -> None:
         for ex in self._all:

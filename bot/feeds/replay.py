@@ -10,11 +10,13 @@ feeds, so the demo runs the real poller, store, engine and command core.
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from alerts.domain.indicators import Timeframe
 from alerts.domain.market import Candle, CoinMarket, DailyClose, Ticker, UnknownSymbol
 
 DAY = 86400
@@ -124,6 +126,30 @@ class Scenario:
         wiggle = 0.002 * math.sin(step * 1.7 + len(base))
         return start * (1 + RALLY.get(base, 0.05) * progress + wiggle)
 
+    def bars(self, symbol: str, span: int, count: int, now: int, price: float) -> list[Candle]:
+        """`count` bars `span` seconds long up to the one forming at `now` (closing at
+        `price`): the daily closes joined log-linearly, with a small intraday wave."""
+        daily = self.daily[symbol]
+        times = [c.ts + DAY for c in daily[:-1]] + [now]
+        logs = [math.log(c.close) for c in daily[:-1]] + [math.log(price)]
+
+        def level(t: int) -> float:
+            i = min(max(bisect.bisect_left(times, t), 1), len(times) - 1)
+            t0, t1 = times[i - 1], times[i]
+            frac = min(max((t - t0) / (t1 - t0), 0.0), 1.0)
+            wave = 0.004 * math.sin(t / 2700) + 0.002 * math.sin(t / 640)
+            return math.exp(logs[i - 1] + (logs[i] - logs[i - 1]) * frac + wave)
+
+        forming = now - now % span
+        volume = daily[-1].volume * span / DAY
+        out = []
+        for k in range(count - 1, -1, -1):
+            start = forming - k * span
+            open_, close = level(start), price if k == 0 else level(start + span)
+            high, low = max(open_, close) * 1.002, min(open_, close) * 0.998
+            out.append(Candle(start, open_, high, low, close, volume))
+        return out
+
     def volume_at(self, symbol: str, step: int) -> float:
         mean = sum(c.quote_volume for c in self.daily[symbol][-30:]) / 30
         return mean * (3.2 if step >= VOLUME_SPIKE_STEP else 1.1)
@@ -183,6 +209,13 @@ class ReplayExchange:
         if symbol not in self.scenario.daily:
             raise UnknownSymbol(f"{symbol} is not in the demo scenario")
         return self.scenario.daily[symbol][-days:]
+
+    async def fetch_bars(self, symbol: str, timeframe: Timeframe, count: int) -> list[Candle]:
+        """Bars of any timeframe from the daily path, the forming one at the live price."""
+        if symbol not in self.scenario.daily:
+            raise UnknownSymbol(f"{symbol} is not in the demo scenario")
+        price = self.scenario.price_at(symbol, self.step)
+        return self.scenario.bars(symbol, timeframe.seconds, count, int(self.now), price)
 
     async def close(self) -> None:
         return None

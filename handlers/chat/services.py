@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from alerts.domain.chat import BadChatKey, ChatAddress, Transport
 from alerts.domain.errors import UserError
 from alerts.domain.freshness import Freshness
-from alerts.domain.market import Universe
+from alerts.domain.market import TickerSource, Universe
 from alerts.storage.chart_cache import ChartCache
 from alerts.storage.digests import Digests
 from alerts.storage.market_store import MarketStore
@@ -39,6 +39,7 @@ class Services:
     digests: Digests
     stats: Callable[[], Awaitable[BotStats]]
     symbols: SymbolParser
+    bars: TickerSource  # `fetch_bars` for /chart SYMBOL 1h (the exchange, or the replay)
     clock: Callable[[], float]
     charts: ChartCache
     # a chat got a new id (group → supergroup): moves its state, returns alerts moved

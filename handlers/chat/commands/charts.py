@@ -28,6 +28,9 @@ from alerts.domain.backtest import (
     run_backtest,
 )
 from alerts.domain.errors import UserError
+from alerts.domain.indicators import TIMEFRAME_LIST, Timeframe
+from alerts.domain.market import MarketError
+from handlers.chat.bar_chart import SHOWN_BARS, chart_indicators, render_bar_chart
 from handlers.chat.charting import (
     AlertLevel,
     draw_levels,
@@ -45,16 +48,24 @@ from handlers.chat.services import Services
 router = Router()
 
 RANGES = {"7d": 7, "30d": 30, "90d": 90, "1y": 365}
+TIMEFRAMES = {t.value for t in Timeframe}
 DEFAULT_RANGE = "30d"
 R2K_NAMES = ("R2K", "RUT", "^RUT")
-CHOICES = "Charts: /chart LINK 90d (ranges 7d, 30d, 90d, 1y), /chart R2K, /chart regime."
+CHOICES = (
+    f"Charts: /chart LINK 90d (ranges {', '.join(RANGES)}), /chart LINK 1h (bars: "
+    f"{TIMEFRAME_LIST}), /chart R2K, /chart regime."
+)
 
 
 def parse_range(raw: str | None) -> str:
+    """A daily range (`90d`) or a bar timeframe (`1h`)."""
     if raw is None:
         return DEFAULT_RANGE
-    if raw.lower() not in RANGES:
-        raise UserError(f"{raw} is not a chart range.", f"Choose one of {', '.join(RANGES)}.")
+    if raw.lower() not in RANGES and raw.lower() not in TIMEFRAMES:
+        raise UserError(
+            f"{raw} is not a chart range.",
+            f"Choose one of {', '.join(RANGES)}, or bars: {TIMEFRAME_LIST}.",
+        )
     return raw.lower()
 
 
@@ -80,7 +91,7 @@ def _missing(title: str, text: str) -> Reply:
 @router.command(
     "chart",
     "Price chart with your alert levels, or the R2K / regime chart (6 a minute)",
-    "/chart SYMBOL [7d|30d|90d|1y] · /chart R2K · /chart regime",
+    "/chart SYMBOL [7d|30d|90d|1y|5m|15m|1h|4h|1d] · /chart R2K · /chart regime",
     "/chart LINK 90d",
 )
 async def chart(svc: Services, req: Request, args: list[str]) -> Reply:
@@ -104,7 +115,10 @@ async def _dispatch(svc: Services, req: Request, what: str, rng: str | None) -> 
     if what.lower() == "regime":
         return await regime_chart(svc)
     symbol = await svc.tracked_symbol(what)
-    return await price_chart(svc, req, symbol, parse_range(rng))
+    chosen = parse_range(rng)
+    if chosen in TIMEFRAMES:
+        return await bar_chart(svc, req, symbol, Timeframe(chosen))
+    return await price_chart(svc, req, symbol, chosen)
 
 
 async def alert_levels(svc: Services, chat: str, symbol: str) -> list[AlertLevel]:
@@ -163,6 +177,41 @@ async def price_chart(svc: Services, req: Request, symbol: str, rng: str) -> Rep
     ]
     return Reply(title, lines, footer=DISCLAIMER, image=png,
                  image_name=f"{base}-{rng}.png", buttons=buttons)
+
+
+async def bar_chart(svc: Services, req: Request, symbol: str, tf: Timeframe) -> Reply:
+    """Bars of one timeframe; the chat's indicator alerts on it drawn from the same bars."""
+    base = symbol.split("/")[0]
+    title = f"{symbol} · {tf.value} bars"
+    keys = sorted(set(await svc.alerts.series_of(req.chat, symbol)))
+    drawn = chart_indicators(keys, tf)
+    need = max((i.bars_needed for i in drawn), default=0)
+    try:
+        bars = await svc.bars.fetch_bars(symbol, tf, SHOWN_BARS + need)
+    except MarketError as exc:
+        return _missing(title, f"No {tf.value} bars for {symbol} right now ({exc}). "
+                        "Try again in a minute.")
+    if not bars:
+        return _missing(title, f"The exchange sent no {tf.value} bars for {symbol}.")
+    version = zlib.crc32(repr((bars[-1], len(bars), keys)).encode())
+    png = await _png(svc, f"bars:{symbol}:{tf.value}:{version:x}", lambda: render_async(
+        render_bar_chart, symbol, tf.value, bars, keys))
+    levels = await alert_levels(svc, req.chat, symbol)
+    if levels:
+        png, _ = await asyncio.to_thread(draw_levels, png, levels)
+    lines = [f"Last price {fmt.price(bars[-1].close)} {svc.universe.quote} (the {tf.value} bar "
+             f"still forming); {min(len(bars), SHOWN_BARS)} bars drawn."]
+    if drawn:
+        lines.append(f"Your indicators on {tf.value}: {', '.join(i.text for i in drawn)}.")
+    else:
+        lines.append(f"No indicator alerts on {base} {tf.value} here: e.g. "
+                     f"/alert {base} rsi14 {tf.value} above 70")
+    if levels:
+        lines.append(f"Your alert levels drawn: {len(levels)}.")
+    buttons = [[Button(t.value, f"chart:{base}:{t.value}") for t in Timeframe if t is not tf]
+               + [Button("Coin", f"coin:{base}")]]
+    return Reply(title, lines, footer=DISCLAIMER, image=png,
+                 image_name=f"{base}-{tf.value}.png", buttons=buttons)
 
 
 async def r2k_chart(svc: Services) -> Reply:

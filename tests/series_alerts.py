@@ -1,0 +1,30 @@
+"""Bar series put in use the way users do it: one stored condition alert per series."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from alerts.domain.alert import Alert, AlertKind, Direction
+from alerts.domain.conditions import Condition
+from alerts.domain.grammar import parse_alert_args
+from alerts.storage.bar_series import BarSeriesRegistry
+from alerts.storage.engine import CREATED, Engine
+from alerts.storage.keys import Keys
+
+
+async def watch_series(redis: Redis, keys: Keys, symbol: str, series: list[str]) -> None:
+    """Store an alert on each series (`rsi14@1h` -> `rsi14 1h above 99`, spreads above 1e9:
+    never fires) and register the series, as `AlertService.create` does."""
+    engine = Engine(redis, keys)
+    for key in series:
+        level = 99.0 if key.startswith("rsi") else 1e9
+        words = Condition(key, Direction.UP, level if "-" not in key.split("@")[0] else 0).text
+        spec = parse_alert_args([*words.split(), *(["intrabar"] if key.endswith("~") else [])])
+        [c] = spec.conditions
+        alert = Alert(
+            id=await engine.next_id(), chat="tg:series", symbol=symbol,
+            kind=AlertKind.CONDITION_UP, level=c.level, ref=1.0, created=0,
+            cond=spec.condition_words,
+        )  # fmt: skip
+        await BarSeriesRegistry(redis, keys).register(symbol, [c.series])
+        assert await engine.create(alert, quota=1000) == CREATED
