@@ -1,10 +1,10 @@
 """The bar feed: exchange OHLCV -> bar-series values, once per bar close.
 
 For each symbol it reads the series in use (`BarSeriesRegistry`: registered by alert
-creation, forgotten once no alert uses them), groups them by timeframe and, shortly after each bar boundary, fetches
-the bars once per (symbol, timeframe). Closed bars only (bar end at least
-`settle_seconds` in the past) feed the on-close series; the forming bar never
-does. Values go to the `on_values` listeners (the alert engine) as `BarValues`.
+creation, forgotten once no alert uses them), groups them by timeframe and, shortly
+after each bar boundary, fetches the bars once per (symbol, timeframe). Closed bars
+only (bar end at least `settle_seconds` in the past) feed the on-close series; the
+forming bar never does. Values go to the `on_values` listeners (the alert engine) as `BarValues`.
 
 Restart safety: a per (symbol, timeframe) cursor in Redis (`P:bc:{SYM}`) holds the
 close time of the last bar the listeners saw. Every closed bar after it is
