@@ -67,6 +67,6 @@ async def test_multi_condition_alert_lists_each_value(app: App) -> None:
     reply = await ask(app, "/alert LINK above 1000 and rsi14 1h below 70 and mcap above 10B")
     assert reply.title.startswith("✅")
     text = "\n".join(reply.lines)
-    assert "when all the conditions hold (checked whenever one of them changes)" in text
+    assert "when the last of them turns true while the others hold" in text
     assert "above 1000: now price" in text
     assert "mcap above 10B: no value yet (it needs the next data refresh)." in text

@@ -48,14 +48,22 @@ def when_checked(alert: Alert) -> str:
     """When the alert can fire, for the /alert confirmation."""
     conditions = conditions_of(alert.cond)
     bars = [c.bar_series for c in conditions if c.bar_series is not None]
-    what = "all the conditions hold" if len(conditions) > 1 else "the condition becomes true"
     if len(conditions) > 1:
-        what += " (checked whenever one of them changes)"
+        series = {c.series for c in conditions}
+        paces = [
+            "prices and volume on every poll" if series & {PRICE, VOLUME} else "",
+            "market cap every 10 minutes" if MCAP in series else "",
+            ("indicators on every tick" if bars[0].intrabar else "indicators at each bar close")
+            if bars
+            else "",
+        ]
+        checked = ", ".join(p for p in paces if p)
+        return f"when the last of them turns true while the others hold ({checked})"
     if not bars:
-        return f"when {what}"
+        return "when the condition becomes true"
     if bars[0].intrabar:
-        return f"when {what} during a bar (every tick counts, against the forming bar)"
-    return f"when {what} at a bar close (a wick inside the bar does not count)"
+        return "when the condition becomes true during a bar (every tick counts)"
+    return "when the condition becomes true at a bar close (a wick inside the bar does not count)"
 
 
 def now_lines(current: tuple[tuple[Condition, float | None], ...]) -> list[str]:
