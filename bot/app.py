@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from aiohttp.abc import AbstractResolver
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
@@ -30,16 +31,19 @@ from alerts.storage.keys import Keys
 from alerts.storage.leader import LeaderLease
 from alerts.storage.market_store import MarketStore
 from alerts.storage.migrate import migrate
-from alerts.storage.outbox import DeliveryWorker
+from alerts.storage.outbox import DeliveryWorker, consumer_name
 from alerts.storage.scripts import BadRecords
 from alerts.storage.send_budget import SendBudget
 from alerts.storage.subscriptions import Subscriptions
 from alerts.storage.watchlists import Watchlists
+from alerts.storage.webhook_queue import WebhookQueue
+from alerts.storage.webhooks import WebhookFanout, Webhooks
 from alerts.usecases.alerts import AlertService
 from alerts.usecases.evaluation import Evaluation
 from alerts.usecases.market import MarketView
 from alerts.usecases.signals import SignalDetector, TargetReference
 from alerts.usecases.stats import StatsSource
+from alerts.usecases.webhooks import WebhookService
 from bot.config import Settings
 from bot.feeds.poller import Poller
 from bot.health import HealthServer
@@ -52,6 +56,8 @@ from handlers.chat.registry import build_core
 from handlers.chat.services import Services
 from handlers.chat.signal_view import signal_notice
 from handlers.chat.symbols import SymbolParser
+from handlers.webhook.sender import WebhookSender
+from handlers.webhook.worker import WebhookWorker
 
 log = logging.getLogger(__name__)
 EXPIRY_SWEEP_SECONDS = 30.0
@@ -99,6 +105,7 @@ class App:
         *,
         clock: Callable[[], float] = time.time,
         persistent: bool = True,
+        webhook_resolver: AbstractResolver | None = None,
     ) -> None:
         self.settings = settings
         # redis-py types replies for both decode modes; decode_responses=True gives str.
@@ -146,7 +153,19 @@ class App:
             claim_idle_ms=int(settings.delivery_claim_idle_seconds * 1000),
             telemetry=self.metrics,
             clock=clock,
+            fanout=WebhookFanout(redis, self.keys),
         )
+        # DNS is the network edge: tests inject a resolver, production uses aiohttp's
+        self.webhook_sender = WebhookSender(
+            webhook_resolver, allow_private=settings.webhook_allow_private,
+            allow_http=settings.webhook_allow_http,
+        )  # fmt: skip
+        self.webhooks = Webhooks(redis, self.keys)
+        self.webhook_worker = WebhookWorker(
+            WebhookQueue(redis, self.keys, consumer_name(), self.worker.dead), self.webhooks,
+            self.webhook_sender, exchange=settings.exchange, clock=clock,
+            claim_idle_ms=int(settings.delivery_claim_idle_seconds * 1000),
+        )  # fmt: skip
         self.services = Services(
             universe=universe,
             freshness=freshness,
@@ -161,6 +180,7 @@ class App:
             clock=clock,
             admin_ids=frozenset(settings.admin_chat_ids),
             charts=ChartCache(self.store, on_render=self.metrics.chart_renders.inc),
+            webhooks=WebhookService(self.webhooks, self.webhook_sender.check_url, clock),
             migrate_chat=self.worker.outcomes.migration.move,
         )
         self.digests = DigestScheduler(redis, self.keys, DigestNotices(self.services), clock=clock)
@@ -313,6 +333,8 @@ class App:
             lease = asyncio.create_task(self.lease.run(self.leader_duties), name="lease")
             self._tasks.append(lease)
         self._tasks.append(asyncio.create_task(self._gauges_loop(), name="gauges"))
+        # Every replica sends webhooks, like chat jobs: the consumer group shares them out.
+        self._tasks.append(asyncio.create_task(self.webhook_worker.run(), name="webhooks"))
         # Every replica runs the digest scheduler: claims are atomic, one sends each digest.
         self._tasks.append(asyncio.create_task(self.digests.run(), name="digests"))
 

@@ -21,6 +21,7 @@ from alerts.storage.watchlists import Watchlists
 from alerts.usecases.alerts import AlertService
 from alerts.usecases.market import MarketView
 from alerts.usecases.stats import BotStats
+from alerts.usecases.webhooks import WebhookService
 from handlers.chat.reply import Request
 from handlers.chat.symbols import SymbolParser
 
@@ -41,6 +42,7 @@ class Services:
     symbols: SymbolParser
     clock: Callable[[], float]
     charts: ChartCache
+    webhooks: WebhookService
     # a chat got a new id (group → supergroup): moves its state, returns alerts moved
     migrate_chat: Callable[[str, str], Awaitable[int]]
     admin_ids: frozenset[int] = frozenset()
