@@ -1,5 +1,7 @@
 """A webhook receiver on 127.0.0.1: records every POST, answers with scripted statuses.
 
+`NameMap` is DNS for tests (the network edge): names answer with chosen addresses,
+so a name resolving to 10.0.0.1, or rebinding to it later, needs no DNS server.
 `statuses` are answered in order (then 200s): e.g. `[500]` fails the first request and
 accepts the retry; 302 answers carry a Location pointing back here, so a client that
 followed redirects would be seen doing so (`/landed` counts it).
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,3 +72,22 @@ class WebhookReceiver:
 
     def event_ids(self) -> list[str]:
         return [r.json["event_id"] for r in self.received]
+
+
+class NameMap(AbstractResolver):
+    """DNS for tests: name -> address; change `names` to rebind."""
+
+    def __init__(self, names: dict[str, str]) -> None:
+        self.names = names
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        if host not in self.names:
+            raise OSError(socket.EAI_NONAME, "Name or service not known")
+        ip = self.names[host]
+        fam = socket.AF_INET6 if ":" in ip else socket.AF_INET
+        return [ResolveResult(hostname=host, host=ip, port=port, family=fam, proto=0, flags=0)]
+
+    async def close(self) -> None:
+        return None

@@ -7,12 +7,10 @@ server.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
-from aiohttp.abc import AbstractResolver, ResolveResult
 from redis.asyncio import Redis
 
 from alerts.domain.alert import Alert, AlertKind
@@ -23,30 +21,11 @@ from alerts.storage.keys import Keys
 from alerts.storage.webhook_queue import WebhookQueue
 from alerts.storage.webhooks import WebhookFanout, Webhooks
 from alerts.usecases.webhooks import WebhookService
-from fakes.webhook_receiver import WebhookReceiver
+from fakes.webhook_receiver import NameMap, WebhookReceiver
 from handlers.webhook.sender import WebhookSender
 from handlers.webhook.worker import WebhookWorker
 
 CHAT = "tg:4242"
-
-
-class NameMap(AbstractResolver):
-    """DNS for tests: name -> address; change `names` to rebind."""
-
-    def __init__(self, names: dict[str, str]) -> None:
-        self.names = names
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        if host not in self.names:
-            raise OSError(socket.EAI_NONAME, "Name or service not known")
-        ip = self.names[host]
-        fam = socket.AF_INET6 if ":" in ip else socket.AF_INET
-        return [ResolveResult(hostname=host, host=ip, port=port, family=fam, proto=0, flags=0)]
-
-    async def close(self) -> None:
-        return None
 
 
 @dataclass
