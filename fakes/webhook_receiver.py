@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float  # wall-clock arrival (latency in the bench)
 
     @property
     def json(self) -> dict[str, Any]:
@@ -44,7 +46,7 @@ class WebhookReceiver:
 
     async def _hook(self, request: web.Request) -> web.Response:
         body = await request.read()
-        self.received.append(Received(request.path, dict(request.headers), body))
+        self.received.append(Received(request.path, dict(request.headers), body, time.time()))
         status = self.statuses.pop(0) if self.statuses else 200
         if 300 <= status < 400:
             raise web.HTTPFound(f"{self.url}/landed")

@@ -39,6 +39,7 @@ class JobField(StrEnum):
     DUE = "due"  # a digest's scheduled time
     BAR = "bar"  # the open time of the bar an alert was evaluated on (bar alerts only)
     HOOK = "wh"  # webhook jobs: the webhook's id
+    HOOK_URL = "wurl"  # webhook jobs: the URL it goes to (checked again at send)
     HOOK_EVENT = "wev"  # webhook jobs: the event id, the same across retries
     HOOK_TYPE = "wt"  # webhook jobs: alert, signal or test
     ATTEMPT = "n"  # webhook jobs: which attempt this copy of the job is

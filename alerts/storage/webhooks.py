@@ -129,6 +129,7 @@ class Webhooks:
                 JobField.TITLE.value: "test event from /webhook test",
                 JobField.AT.value: repr(now), JobField.TICK_TS.value: repr(now),
                 JobField.HOOK.value: str(hook.id), JobField.HOOK_TYPE.value: "test",
+                JobField.HOOK_URL.value: hook.url,
                 JobField.HOOK_EVENT.value: f"t{nonce}-w{hook.id}", JobField.ATTEMPT.value: "1",
             }  # fmt: skip
             pipe.xadd(self.keys.outbox_webhook, fields)

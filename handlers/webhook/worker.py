@@ -103,25 +103,23 @@ class WebhookWorker:
         if await self.queue.is_sent(event_id):  # read again after a crash: never twice
             await self.queue.ack(entry_id)
             return
-        hook = await self.webhooks.get(job.chat, hook_id)
-        if hook is None:
-            await self.queue.bury(entry_id, fields, "webhook removed")
-            return
-        async with self._locks.setdefault(hook.url, asyncio.Lock()):  # one request per URL
-            # read again after the wait: the jobs ahead may have disabled or removed it
-            fresh = await self.webhooks.get(job.chat, hook_id)
-            if fresh is None or fresh.disabled is not None:
-                why = "webhook removed" if fresh is None else f"webhook disabled: {fresh.disabled}"
+        url = fields.get(JobField.HOOK_URL, "")  # the webhook's URL when the job was written
+        async with self._locks.setdefault(url, asyncio.Lock()):  # one request per URL
+            # read after the wait: the jobs ahead may have disabled or removed it
+            hook = await self.webhooks.get(job.chat, hook_id)
+            if hook is None or hook.disabled is not None or hook.url != url:
+                why = "webhook disabled" if hook and hook.disabled else "webhook removed"
                 await self.queue.bury(entry_id, fields, why)
                 return
             now = self.clock()
             body = event_of(job, self.exchange, now).body()
-            failure = await self.sender.post(hook.url, body, signed_headers(hook.secret, body, now))
+            failure = await self.sender.post(url, body, signed_headers(hook.secret, body, now))
         if len(self._locks) > LOCKS_KEPT:
-            self._locks = {url: lk for url, lk in self._locks.items() if lk.locked()}
+            self._locks = {u: lk for u, lk in self._locks.items() if lk.locked()}
         if failure is None:
             await self.queue.sent(entry_id, event_id)
-            await self.webhooks.succeeded(job.chat, hook.id)
+            if hook.failures:
+                await self.webhooks.succeeded(job.chat, hook.id)
             self.sent += 1
             return
         await self._failed(entry_id, fields, job.chat, hook, failure)

@@ -24,7 +24,7 @@ local function hooks_of(chat)
       if string.match(all[i], '^%d+$') and not off[all[i]] then
         local ok, rec = pcall(cjson.decode, all[i + 1])
         if ok and type(rec) == 'table' then
-          known[#known + 1] = {id = all[i], signals = rec.signals == true}
+          known[#known + 1] = {id = all[i], url = tostring(rec.url), signals = rec.signals == true}
         end
       end
     end
@@ -43,13 +43,14 @@ while i <= #ARGV do
   i = i + 5 + 2 * n
   local wanted = {}
   for _, h in ipairs(hooks_of(chat)) do
-    if h.signals or not signal then wanted[#wanted + 1] = h.id end
+    if h.signals or not signal then wanted[#wanted + 1] = h end
   end
   if #wanted > 0 and redis.call('SET', marks .. mark, '1', 'NX', 'EX', ttl) then
-    for _, id in ipairs(wanted) do
+    for _, h in ipairs(wanted) do
       local args = {stream, '*'}
       for _, v in ipairs(fields) do args[#args + 1] = v end
-      for _, v in ipairs({J.chat, chat, J.hook, id, J.hook_event, base .. '-w' .. id,
+      for _, v in ipairs({J.chat, chat, J.hook, h.id, J.hook_url, h.url,
+                          J.hook_event, base .. '-w' .. h.id,
                           J.hook_type, signal and 'signal' or 'alert', J.attempt, '1'}) do
         args[#args + 1] = v
       end
