@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from alerts.domain.alert import Alert, AlertKind
 from alerts.domain.jobs import BROADCAST, Job, JobField, JobKind, Notice, notice_fields
 from alerts.domain.webhooks import WebhookRefused, verify
+from alerts.storage.chat_migration import ChatMigration
 from alerts.storage.dead_letters import DeadLetters
 from alerts.storage.keys import Keys
 from alerts.storage.webhook_queue import WebhookQueue
@@ -184,6 +185,14 @@ async def test_fifty_failures_in_a_row_disable_the_webhook_and_tell_the_chat_onc
     notices = await world.redis.xrange(world.keys.outbox)
     assert len(notices) == 1 and "Webhook #1 disabled" in notices[0][1][JobField.TITLE]
     assert await world.fire(200) and await world.redis.xlen(world.keys.outbox_webhook) == 60
+
+
+async def test_a_group_upgraded_to_a_supergroup_keeps_its_webhooks(world: World) -> None:
+    hook = await world.service.add(CHAT, world.receiver.url + "/m", signals=False)
+    await ChatMigration(world.redis, world.keys).move(CHAT, "tg:-1009")
+    assert await world.webhooks.of(CHAT) == []
+    (moved,) = await world.webhooks.of("tg:-1009")
+    assert (moved.id, moved.secret) == (hook.id, hook.secret)
 
 
 REFUSED_URLS = {
