@@ -5,25 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
 
 from alerts.domain.webhooks import verify
 from fakes.tg_harness import Harness, shown, telegram_app
 from fakes.webhook_receiver import NameMap, WebhookReceiver
+from tests.test_delivery import until
 
 CHAT = 5151
 OPEN = {"webhook_allow_private": True, "webhook_allow_http": True}
-
-
-async def until(check: Callable[[], Awaitable[bool]], what: str, seconds: float = 15.0) -> None:
-    """Wait for an outcome of the App's background loops (not a timing assertion)."""
-    for _ in range(int(seconds / 0.05)):
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"not true after {seconds}s: {what}")
 
 
 async def add(h: Harness, url: str, *extra: str) -> str:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import pytest
 from redis.asyncio import Redis
 
-from alerts.domain.alert import Alert, AlertKind
 from alerts.domain.jobs import BROADCAST, Job, JobField, JobKind, Notice, notice_fields
 from alerts.domain.webhooks import WebhookRefused, verify
 from alerts.storage.chat_migration import ChatMigration
@@ -22,6 +21,7 @@ from alerts.storage.keys import Keys
 from alerts.storage.webhook_queue import WebhookQueue
 from alerts.storage.webhooks import WebhookFanout, Webhooks
 from alerts.usecases.webhooks import WebhookService
+from bench.webhook_bench import fired_job
 from fakes.webhook_receiver import NameMap, WebhookReceiver
 from handlers.webhook.sender import WebhookSender
 from handlers.webhook.worker import WebhookWorker
@@ -41,13 +41,7 @@ class World:
 
     async def fire(self, alert_id: int, job_id: str = "") -> Job:
         """A fired-alert job as the engine writes it, fanned out as the delivery worker does."""
-        alert = Alert(alert_id, CHAT, "LINK/USDT", AlertKind.ABOVE, 9.5, 9.0, 0)
-        fields = {
-            JobField.KIND.value: JobKind.FIRE.value, JobField.ALERT_ID.value: str(alert_id),
-            JobField.RECORD.value: alert.pack(), JobField.VALUE.value: "9.6",
-            JobField.AT.value: "1.0", JobField.TICK_TS.value: "1.0",
-        }  # fmt: skip
-        job = Job.from_fields(job_id or f"{alert_id}-0", fields)
+        job = fired_job(job_id or f"{alert_id}-0", alert_id, CHAT)
         await WebhookFanout(self.redis, self.keys)([job])
         return job
 

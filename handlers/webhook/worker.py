@@ -88,7 +88,6 @@ class WebhookWorker:
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._room = asyncio.Condition()
-        self.sent = 0
 
     # ---- one job ------------------------------------------------------------------------
     async def process(self, entry: Entry) -> None:
@@ -120,7 +119,6 @@ class WebhookWorker:
             await self.queue.sent(entry_id, event_id)
             if hook.failures:
                 await self.webhooks.succeeded(job.chat, hook.id)
-            self.sent += 1
             return
         await self._failed(entry_id, fields, job.chat, hook, failure)
 
