@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bench import (
     chart_bench,
+    conditions_bench,
     delivery_bench,
     delivery_budget_bench,
     engine_bench,
@@ -87,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             engine_cost_bench.NAME,
             delivery_budget_bench.NAME,
             delivery_bench.NAME,
+            conditions_bench.NAME,
             webhook_bench.NAME,
         ],
         help="run one benchmark",
@@ -108,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         return delivery_budget_bench.main(url, quick=args.quick, out=args.out)
     if args.only == delivery_bench.NAME:
         return delivery_bench.main(url, quick=args.quick, out=args.out)
+    if args.only == conditions_bench.NAME:
+        return conditions_bench.main(url, quick=args.quick, out=args.out)
     if args.only == webhook_bench.NAME:
         return webhook_bench.main(url, quick=args.quick, out=args.out)
     config = engine_config(args)
@@ -132,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         chart_bench.main(url, quick=args.quick, out=args.out)
         delivery_budget_bench.main(url, quick=args.quick, out=args.out)
         delivery_bench.main(url, quick=args.quick, out=args.out)
+        conditions_bench.main(url, quick=args.quick, out=args.out)
         webhook_bench.main(url, quick=args.quick, out=args.out)
     return 0  # a missed target is reported (FAIL rows), not an error of the run
 

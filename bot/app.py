@@ -21,30 +21,30 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from alerts.domain.delivery import DISCORD, TELEGRAM, TELEGRAM_PAID_BROADCAST
-from alerts.domain.freshness import Freshness
-from alerts.domain.market import DailyClose, IndexSource, TickBatch, TickerSource
+from alerts.domain.freshness import FeedFreshness, Freshness
+from alerts.domain.market import DailyClose, IndexSource, MarketCapSource, TickBatch, TickerSource
 from alerts.storage.chart_cache import ChartCache
 from alerts.storage.command_budget import CommandBudget
 from alerts.storage.digests import Digests, DigestScheduler
 from alerts.storage.engine import Engine
-from alerts.storage.keys import Keys
+from alerts.storage.keys import MCAP_FEED, Keys
 from alerts.storage.leader import LeaderLease
+from alerts.storage.market_caps import MarketCaps
 from alerts.storage.market_store import MarketStore
 from alerts.storage.migrate import migrate
-from alerts.storage.outbox import DeliveryWorker, consumer_name
+from alerts.storage.outbox import DeliveryWorker
 from alerts.storage.scripts import BadRecords
 from alerts.storage.send_budget import SendBudget
 from alerts.storage.subscriptions import Subscriptions
 from alerts.storage.watchlists import Watchlists
-from alerts.storage.webhook_queue import WebhookQueue
-from alerts.storage.webhooks import WebhookFanout, Webhooks
+from alerts.storage.webhooks import WebhookFanout
 from alerts.usecases.alerts import AlertService
 from alerts.usecases.evaluation import Evaluation
 from alerts.usecases.market import MarketView
 from alerts.usecases.signals import SignalDetector, TargetReference
 from alerts.usecases.stats import StatsSource
-from alerts.usecases.webhooks import WebhookService
 from bot.config import Settings
+from bot.feeds.market_cap import MarketCapFeed
 from bot.feeds.poller import Poller
 from bot.health import HealthServer
 from bot.metrics import Metrics
@@ -56,8 +56,7 @@ from handlers.chat.registry import build_core
 from handlers.chat.services import Services
 from handlers.chat.signal_view import signal_notice
 from handlers.chat.symbols import SymbolParser
-from handlers.webhook.sender import WebhookSender
-from handlers.webhook.worker import WebhookWorker
+from handlers.webhook.wiring import build_webhooks
 
 log = logging.getLogger(__name__)
 EXPIRY_SWEEP_SECONDS = 30.0
@@ -105,6 +104,7 @@ class App:
         *,
         clock: Callable[[], float] = time.time,
         persistent: bool = True,
+        caps: MarketCapSource | None = None,
         webhook_resolver: AbstractResolver | None = None,
     ) -> None:
         self.settings = settings
@@ -139,7 +139,11 @@ class App:
             quota=settings.alert_quota_per_chat, clock=clock,
         )  # fmt: skip
         self.subscriptions = Subscriptions(redis, self.keys)
-        self.market = MarketView(self.store, universe, freshness, clock)
+        self.caps = MarketCaps(redis, self.keys, bad=self.bad_records)
+        self.market = MarketView(
+            self.store, universe, freshness, clock,
+            self.caps, FeedFreshness(settings.mcap_refresh_seconds), caps.name if caps else "none",
+        )  # fmt: skip
         self.dispatch = Dispatcher(
             on_delivered=lambda transport, n: self.metrics.deliveries.labels(transport).inc(n)
         )
@@ -155,15 +159,10 @@ class App:
             clock=clock,
             fanout=WebhookFanout(redis, self.keys),
         )
-        # DNS is the network edge: tests inject a resolver, production uses aiohttp's
-        self.webhook_sender = WebhookSender(
-            webhook_resolver, allow_private=settings.webhook_allow_private,
-            allow_http=settings.webhook_allow_http,
-        )  # fmt: skip
-        self.webhooks = Webhooks(redis, self.keys)
-        self.webhook_worker = WebhookWorker(
-            WebhookQueue(redis, self.keys, consumer_name(), self.worker.dead), self.webhooks,
-            self.webhook_sender, exchange=settings.exchange, clock=clock,
+        self.webhook = build_webhooks(
+            redis, self.keys, self.worker.dead, resolver=webhook_resolver, clock=clock,
+            allow_private=settings.webhook_allow_private, allow_http=settings.webhook_allow_http,
+            exchange=settings.exchange,
             claim_idle_ms=int(settings.delivery_claim_idle_seconds * 1000),
         )  # fmt: skip
         self.services = Services(
@@ -180,7 +179,7 @@ class App:
             clock=clock,
             admin_ids=frozenset(settings.admin_chat_ids),
             charts=ChartCache(self.store, on_render=self.metrics.chart_renders.inc),
-            webhooks=WebhookService(self.webhooks, self.webhook_sender.check_url, clock),
+            webhooks=self.webhook.service,
             migrate_chat=self.worker.outcomes.migration.move,
         )
         self.digests = DigestScheduler(redis, self.keys, DigestNotices(self.services), clock=clock)
@@ -209,6 +208,11 @@ class App:
             on_batch=[self._observe_tick, self.evaluation.on_batch, self._signals_after_ticks],
             on_index=[self._signals_after_index],
         )
+        self.mcap_feed = None if caps is None else MarketCapFeed(  # caps: CoinGecko, or a replay
+            caps, self.caps, self.store, lambda: self.poller.symbols,
+            interval=settings.mcap_refresh_seconds, clock=clock, telemetry=self.metrics,
+            on_refresh=[self.evaluation.on_market_caps],
+        )  # fmt: skip
         self.core = build_core(
             self.services,
             rate_limiter=CommandBudget(redis, self.keys).admit,
@@ -253,6 +257,10 @@ class App:
         index = await self.store.feed_status("index")
         index_age = None if index.last_ok is None else round(now - index.last_ok, 1)
         details["index_data_age_s"] = index_age
+        if self.mcap_feed is not None:  # informative only: prices and alerts do not need it
+            caps = await self.store.feed_status(MCAP_FEED)
+            details["mcap_data_age_s"] = caps.last_ok and round(now - caps.last_ok, 1)
+            details["mcap_last_error"] = caps.last_error
         depth, pending = await self.worker.depth()
         self.metrics.outbox_depth.set(depth)
         self.metrics.outbox_pending.set(pending)
@@ -334,7 +342,7 @@ class App:
             self._tasks.append(lease)
         self._tasks.append(asyncio.create_task(self._gauges_loop(), name="gauges"))
         # Every replica sends webhooks, like chat jobs: the consumer group shares them out.
-        self._tasks.append(asyncio.create_task(self.webhook_worker.run(), name="webhooks"))
+        self._tasks.append(asyncio.create_task(self.webhook.worker.run(), name="webhooks"))
         # Every replica runs the digest scheduler: claims are atomic, one sends each digest.
         self._tasks.append(asyncio.create_task(self.digests.run(), name="digests"))
 
@@ -352,7 +360,7 @@ class App:
             await asyncio.sleep(15)
 
     async def leader_duties(self) -> None:
-        """What exactly one replica runs at a time: polling, evaluation, expiry."""
+        """What exactly one replica runs at a time: polling, evaluation, expiry, market caps."""
         async with asyncio.TaskGroup() as group:
             if self.realtime is None:
                 group.create_task(self.poller.run(), name="poller")
@@ -361,6 +369,8 @@ class App:
                 group.create_task(self.poller.run(exchange=False), name="poller")
             group.create_task(self._expiry_loop(), name="expiry")
             group.create_task(self.signal_runner.run(), name="signals")
+            if self.mcap_feed is not None:
+                group.create_task(self.mcap_feed.run(), name="market-caps")
             if self.discord is not None:
                 group.create_task(self.discord.run_gateway(), name="discord-gateway")
             if self.telegram is not None and self.telegram.polls_updates:
@@ -400,3 +410,5 @@ class App:
         await self.health.stop()
         await self.exchange.close()
         await self.index.close()
+        if self.mcap_feed is not None:
+            await self.mcap_feed.source.close()

@@ -21,7 +21,7 @@ async def run(settings: Settings) -> None:
     """Live mode: poll the real feeds, serve every transport whose token is set."""
     from bot.app import App, connect_redis, redis_answers
     from bot.feeds.index_feed import YahooIndexFeed
-    from bot.sources import build_exchange
+    from bot.sources import build_exchange, build_market_caps
     from handlers.console import ConsoleTransport
 
     redis = connect_redis(settings.redis_url.get_secret_value())
@@ -29,7 +29,7 @@ async def run(settings: Settings) -> None:
         raise ConfigError("REDIS_URL: no Redis answers there (start one, or fix the URL)")
     exchange = build_exchange(settings)
     index = YahooIndexFeed(settings.index_api_url)
-    app = App(settings, redis, exchange, index)
+    app = App(settings, redis, exchange, index, caps=build_market_caps(settings))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     exchange_ws: Literal["auto", "on", "off"] = "auto"
     exchange_ws_url: str | None = None
     index_api_url: str = "https://query1.finance.yahoo.com"
+    mcap_api_url: str = "https://api.coingecko.com/api/v3"  # CoinGecko's base, replaced whole
+    mcap_refresh_seconds: float = Field(default=600.0, ge=60, le=86400)
     coins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_COINS))
     quote: str = "USDT"
     poll_interval_seconds: float = Field(default=10.0, gt=0, le=3600)

@@ -13,7 +13,14 @@ from typing import TextIO
 
 from bot.app import App, connect_redis, in_process_redis, redis_answers
 from bot.config import Settings
-from bot.feeds.replay import BREAKOUT_STEP, VOLUME_SPIKE_STEP, ReplayExchange, ReplayIndex, Scenario
+from bot.feeds.replay import (
+    BREAKOUT_STEP,
+    VOLUME_SPIKE_STEP,
+    ReplayExchange,
+    ReplayIndex,
+    ReplayMarketCaps,
+    Scenario,
+)
 from handlers.console import ConsoleTransport
 
 SHOW_AT = {0, BREAKOUT_STEP, VOLUME_SPIKE_STEP}
@@ -46,7 +53,8 @@ async def run_demo(
     index = ReplayIndex(scenario, exchange)
     print("altbot demo — a generated scenario, not market data. No network, no tokens.", file=out)
     settings, _, redis = await _pick_store(settings, out)
-    app = App(settings, redis, exchange, index, clock=exchange.clock)  # type: ignore[arg-type]
+    caps = ReplayMarketCaps(scenario, exchange)
+    app = App(settings, redis, exchange, index, clock=exchange.clock, caps=caps)  # type: ignore[arg-type]
     console = ConsoleTransport(app.core, out)
     app.dispatch.attach("console", console.push)
     await app.worker.ensure_group()
@@ -54,6 +62,8 @@ async def run_demo(
         await app.poller.run_index_once()
         await app.poller.refresh_history()
         await app.poller.run_exchange_once()
+        if app.mcap_feed is not None:
+            await app.mcap_feed.refresh_once()  # every 10 minutes live; once here
         console.show("/alert LINK above 9.5", await console.ask("/alert LINK above 9.5") or "")
         console.show("/subscribe", await console.ask("/subscribe") or "")  # signals are pushed
         for step in range(steps + 1):

@@ -1,4 +1,5 @@
-"""Market sources from settings: the exchange chain, its websocket feed, the R2K feed.
+"""Market sources from settings: the exchange chain, its websocket feed, the R2K feed
+and the market caps.
 
 Part of the composition root: the feeds themselves take plain values, so only this
 module reads `Settings` for them. ccxt.pro is imported only when a socket is wanted
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from alerts.domain.market import TickerSource
 from bot.config import Settings
+from bot.feeds.coingecko import CoinGeckoClient
 from bot.feeds.exchange import CcxtExchange, ExchangeChain
 from bot.feeds.index_feed import YahooIndexFeed
 from bot.feeds.poller import Poller
@@ -33,6 +35,11 @@ def build_exchange(settings: Settings) -> ExchangeChain:
 def build_index(settings: Settings) -> YahooIndexFeed:
     """The R2K feed (Yahoo's chart API at INDEX_API_URL)."""
     return YahooIndexFeed(settings.index_api_url)
+
+
+def build_market_caps(settings: Settings) -> CoinGeckoClient:
+    """The market-cap source (CoinGecko's API at MCAP_API_URL)."""
+    return CoinGeckoClient(settings.mcap_api_url)
 
 
 def ws_wanted(settings: Settings, exchange: TickerSource) -> bool:

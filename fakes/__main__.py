@@ -1,4 +1,4 @@
-"""Run the exchange, index and Telegram fakes together so a human can try the bot offline.
+"""Run the exchange, index, market-cap and Telegram fakes together to try the bot offline.
 
     python -m fakes [--seed 7] [--days 420] [--enforce-limits]
 
@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator
 from fakes._data import DAY_S, INDEX_BAR_OFFSET_S, generate_index_history
 from fakes._tg_objects import SentMessage
 from fakes.binance import FakeBinance
+from fakes.coingecko import FakeCoinGecko
 from fakes.telegram import FAKE_TOKEN, FakeTelegram
 from fakes.yahoo import FakeYahoo
 
@@ -31,7 +32,7 @@ HELP = """commands:
   click CHAT MSGID DATA  user presses an inline button with callback DATA
   price COIN LAST [PCT]  set COIN/USDT last price (and 24h change %)
   rut CLOSE              append the next trading day's ^RUT close
-  outage NAME MODE|off   NAME: binance|yahoo|telegram; MODE: 500, 429, timeout, ...
+  outage NAME MODE|off   NAME: binance|yahoo|telegram|coingecko; MODE: 500, 429, timeout, ...
   sent [CHAT]            list what the bot sent (to CHAT)
   help | quit"""
 
@@ -60,7 +61,9 @@ async def stdin_lines() -> AsyncIterator[str]:
         yield line_bytes.decode(errors="replace")
 
 
-def handle(line: str, bn: FakeBinance, yh: FakeYahoo, tg: FakeTelegram) -> bool:
+def handle(
+    line: str, bn: FakeBinance, yh: FakeYahoo, tg: FakeTelegram, cg: FakeCoinGecko | None = None
+) -> bool:
     """Apply one stdin command; False means quit."""
     parts = line.split()
     if not parts:
@@ -90,7 +93,10 @@ def handle(line: str, bn: FakeBinance, yh: FakeYahoo, tg: FakeTelegram) -> bool:
             yh.now_s = max(time.time(), day * DAY_S + INDEX_BAR_OFFSET_S + 1)
             print(f"<< ^RUT {args[0]} on day {day}", flush=True)
         elif cmd == "outage" and len(args) == 2:
-            fake = {"binance": bn, "yahoo": yh, "telegram": tg}[args[0]]
+            fakes = {"binance": bn, "yahoo": yh, "telegram": tg, "coingecko": cg}
+            fake = fakes[args[0]]
+            if fake is None:
+                raise KeyError(args[0])
             mode = None if args[1] == "off" else (int(args[1]) if args[1].isdigit() else args[1])
             fake.set_outage(mode)
             print(f"<< {args[0]} outage: {args[1]}", flush=True)
@@ -111,6 +117,7 @@ async def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--port-binance", type=int, default=0)
     ap.add_argument("--port-yahoo", type=int, default=0)
     ap.add_argument("--port-telegram", type=int, default=0)
+    ap.add_argument("--port-coingecko", type=int, default=0)
     ap.add_argument("--token", default=FAKE_TOKEN)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--days", type=int, default=420, help="daily klines per market")
@@ -122,14 +129,16 @@ async def main(argv: list[str] | None = None) -> None:
     yh.set_history("^RUT", generate_index_history(end_s=int(time.time()), seed=opts.seed + 2000))
     tg = FakeTelegram(opts.token, port=opts.port_telegram, enforce_limits=opts.enforce_limits)
     tg.on_sent = show
-    async with bn, yh, tg:
+    cg = FakeCoinGecko(port=opts.port_coingecko)
+    async with bn, yh, tg, cg:
         print(f"EXCHANGE_API_URL={bn.url}")
         print(f"INDEX_API_URL={yh.url}")
         print(f"TELEGRAM_API_URL={tg.url}")
         print(f"TELEGRAM_BOT_TOKEN={tg.token}")
+        print(f"MCAP_API_URL={cg.api_url}")
         print(f"# {HELP}".replace("\n", "\n# "), flush=True)
         async for line in stdin_lines():
-            if not handle(line, bn, yh, tg):
+            if not handle(line, bn, yh, tg, cg):
                 return
         if not sys.stdin.isatty():  # stdin closed (e.g. </dev/null): keep serving
             with contextlib.suppress(asyncio.CancelledError):

@@ -18,6 +18,7 @@ async def test_demo_without_redis_uses_in_process_store() -> None:
     text = out.getvalue()
     assert "in-process" in text and "nothing persists" in text
     assert "> /coin LINK\nLINK/USDT\nPrice:" in text
+    assert "Market cap: $" in text and "(demo replay, " in text  # generated, said so
     assert "Regime: risk-on: R2K at record" in text
     assert "the R2K closes at a new record" in text
     assert text.count("crossed above 9.5") == 1

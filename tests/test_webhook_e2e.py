@@ -60,7 +60,7 @@ async def test_a_500_then_200_receiver_gets_the_alert_once_after_the_retry(
     receiver = await WebhookReceiver(statuses=[500]).start()
     try:
         async with telegram_app(redis, prefix, **OPEN) as h:
-            h.app.webhook_worker.backoff = (0.2,)  # fast retries for the test
+            h.app.webhook.worker.backoff = (0.2,)  # fast retries for the test
             await add(h, f"{receiver.url}/flaky")
             await h.alert(CHAT, "LINK", 9.5)
             assert await h.tick("LINK", 9.6) == 1
@@ -106,8 +106,8 @@ async def test_remove_asks_first_and_test_sends_a_test_event(redis: Redis, prefi
             assert receiver.received[0].json["type"] == "test"
             asked = shown(await h.say(CHAT, "/webhook remove 1"))
             assert "Remove webhook #1" in asked
-            (hook,) = await h.app.webhooks.of(f"tg:{CHAT}")
+            (hook,) = await h.app.webhook.webhooks.of(f"tg:{CHAT}")
             await h.press_for_reply(CHAT, f"whrm:{hook.id}:yes")
-            assert await h.app.webhooks.of(f"tg:{CHAT}") == []
+            assert await h.app.webhook.webhooks.of(f"tg:{CHAT}") == []
     finally:
         await receiver.stop()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pytest
 from redis.asyncio import Redis
 
+from alerts.domain.alert import Alert, AlertKind
 from alerts.domain.jobs import BROADCAST, Job, JobField, JobKind, Notice, notice_fields
 from alerts.domain.webhooks import WebhookRefused, verify
 from alerts.storage.chat_migration import ChatMigration
@@ -24,7 +25,7 @@ from alerts.usecases.webhooks import WebhookService
 from bench.webhook_bench import fired_job
 from fakes.webhook_receiver import NameMap, WebhookReceiver
 from handlers.webhook.sender import WebhookSender
-from handlers.webhook.worker import WebhookWorker
+from handlers.webhook.worker import WebhookWorker, event_of
 
 CHAT = "tg:4242"
 
@@ -243,3 +244,24 @@ async def test_a_literal_private_address_stored_earlier_is_refused_at_send(
     await receiver.stop()
     await open_world.worker.sender.close()
     await strict.worker.sender.close()
+
+
+def condition_job(words: str, tick_ts: float) -> Job:
+    alert = Alert(31, CHAT, "LINK/USDT", AlertKind.CONDITION_UP, 70.0, 0.0, 0, cond=words)
+    fields = {
+        JobField.KIND.value: JobKind.FIRE.value, JobField.ALERT_ID.value: "31",
+        JobField.RECORD.value: alert.pack(), JobField.VALUE.value: "71.3",
+        JobField.AT.value: repr(tick_ts + 2), JobField.TICK_TS.value: repr(tick_ts),
+        JobField.HOOK_EVENT.value: "a1-0-w1",
+    }  # fmt: skip
+    return Job.from_fields("1-0", fields)
+
+
+def test_bar_time_is_the_bar_close_of_on_close_alerts_only() -> None:
+    close = 1_765_069_200.0  # 01:00 UTC: the 1h bar's close, the tick that fired it
+    on_close = event_of(condition_job("rsi14 1h above 70", close), "binance", close + 3)
+    assert on_close.bar_time == close and on_close.condition.startswith("rsi14 1h above 70")
+    intrabar = event_of(condition_job("rsi14 1h above 70 intrabar", close), "binance", close)
+    assert intrabar.bar_time is None
+    price = fired_job("2-0", 2, CHAT).payload | {JobField.HOOK_EVENT.value: "a2-0-w1"}
+    assert event_of(Job.from_fields("2-0", price), "binance", close).bar_time is None

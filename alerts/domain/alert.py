@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 # Field order of a packed record; the Lua scripts index these 1-based. The 13th,
-# `snoozed_until`, is optional (written only once a repeat alert is snoozed).
+# `snoozed_until`, is optional (written once a repeat alert is snoozed, or empty); the
+# 14th, `cond`, only condition alerts have (their conditions' canonical /alert words).
 FIELDS = (
     "chat", "symbol", "kind", "level", "ref", "created", "expires",
-    "cooldown", "last_fired", "fires", "window", "state", "snoozed_until",
+    "cooldown", "last_fired", "fires", "window", "state", "snoozed_until", "cond",
 )  # fmt: skip
-REQUIRED_FIELDS = len(FIELDS) - 1  # every field but the optional `snoozed_until`
+REQUIRED_FIELDS = len(FIELDS) - 2  # every field but the optional `snoozed_until` and `cond`
 HYSTERESIS = 0.005  # a fired repeat alert re-arms once the value moved back this fraction
 
 
@@ -29,6 +30,11 @@ class AlertKind(StrEnum):
     DROP = "pd"
     MOVE = "m"
     VOLUME = "v"
+    # Condition alerts (indicators, market cap): one series crossing one level, the
+    # series and level named by the record's `cond` words; or several joined by `and`.
+    CONDITION_UP = "cu"
+    CONDITION_DOWN = "cd"
+    CONDITIONS = "cm"
 
     @property
     def is_price_level(self) -> bool:
@@ -77,6 +83,7 @@ class Alert:
     window: int = 0
     state: AlertState = AlertState.ARMED
     snoozed_until: int = 0
+    cond: str = ""
 
     def __post_init__(self) -> None:
         # Codes read from Redis or typed by hand ("m") become the enums every check uses.
@@ -89,11 +96,12 @@ class Alert:
 
     @property
     def series(self) -> Series:
+        """The tick series of a classic alert (condition alerts name theirs in `cond`)."""
         return Series.VOLUME if self.kind is AlertKind.VOLUME else Series.PRICE
 
     @property
     def direction(self) -> Direction:
-        if self.kind in (AlertKind.BELOW, AlertKind.DROP):
+        if self.kind in (AlertKind.BELOW, AlertKind.DROP, AlertKind.CONDITION_DOWN):
             return Direction.DOWN
         return Direction.UP
 
@@ -103,8 +111,10 @@ class Alert:
             str(self.expires), str(self.cooldown), str(self.last_fired), str(self.fires),
             str(self.window), self.state,
         )  # fmt: skip
-        if self.snoozed_until:
-            values = (*values, str(self.snoozed_until))
+        if self.snoozed_until or self.cond:
+            values = (*values, str(self.snoozed_until) if self.snoozed_until else "")
+        if self.cond:
+            values = (*values, self.cond)
         return "|".join(values)
 
     @classmethod
@@ -115,4 +125,5 @@ class Alert:
             ref=float(f[4]), created=int(f[5]), expires=int(f[6]), cooldown=int(f[7]),
             last_fired=int(f[8]), fires=int(f[9]), window=int(f[10]), state=AlertState(f[11]),
             snoozed_until=int(f[12]) if len(f) > 12 and f[12] else 0,
+            cond=f[13] if len(f) > 13 else "",
         )  # fmt: skip

@@ -27,6 +27,16 @@ def volume(value: float | None, unit: str) -> str:
     return f"{value:,.0f} {unit}"
 
 
+def usd_compact(value: float) -> str:
+    """Big dollar amounts to three significant digits: $7.41B, $612M, $45.2B, $1.94T."""
+    for limit, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        scaled = float(f"{value / limit:.3g}")  # rounded first: 999.6M reads $1.00B
+        if abs(scaled) >= 1:
+            decimals = 2 if abs(scaled) < 10 else 1 if abs(scaled) < 100 else 0
+            return f"${scaled:,.{decimals}f}{suffix}"
+    return f"${value:,.0f}"
+
+
 def age(seconds: float | None) -> str:
     if seconds is None:
         return "unknown"

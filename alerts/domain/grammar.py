@@ -10,10 +10,22 @@ import re
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from alerts.domain.moves import WINDOW_LIST, WINDOWS
+from alerts.domain.alert import Direction, num
+from alerts.domain.conditions import (
+    PRICE,
+    VOLUME,
+    Condition,
+    ConditionError,
+    looks_like_indicator,
+    parse_indicator_condition,
+    parse_tick_condition,
+    with_trigger,
+)
+from alerts.domain.moves import WINDOW_LIST, WINDOW_NAMES, WINDOWS
 
 DEFAULT_COOLDOWN = 3600
-MAX_TEXT_ARGS = 12
+MAX_CONDITIONS = 5
+MAX_TEXT_ARGS = 48
 
 _DURATION = re.compile(r"^(\d{1,4})(m|h|d)$")
 _UNITS = {"m": 60, "h": 3600, "d": 86400}
@@ -26,7 +38,7 @@ def duration_text(seconds: int) -> str:
     return f"{seconds}s"
 
 
-SpecKind = Literal["above", "below", "percent", "move", "volume"]
+SpecKind = Literal["above", "below", "percent", "move", "volume", "condition"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +51,41 @@ class AlertSpec:
     repeat: bool = False
     cooldown: int = DEFAULT_COOLDOWN
     expires_in: int = 0
+    conditions: tuple[Condition, ...] = ()  # kind "condition": all must hold (joined by `and`)
+    intrabar: bool = False  # indicator conditions on every tick instead of on bar close
+
+    @property
+    def text(self) -> str:
+        """The /alert words that parse back to this spec (after the symbol)."""
+        return " ".join([self._condition_text(), *self._option_words()])
+
+    @property
+    def condition_words(self) -> str:
+        """What a condition alert's record keeps (`cond`): its conditions and trigger."""
+        return f"{self._condition_text()}{' intrabar' if self.intrabar else ''}"
+
+    def _condition_text(self) -> str:
+        if self.kind == "condition":
+            return " and ".join(with_trigger(c, False).text for c in self.conditions)
+        if self.kind in ("above", "below"):
+            return f"{self.kind} {num(self.value)}"
+        if self.kind == "percent":
+            return f"{self.value:+g}%"
+        if self.kind == "move":
+            return f"move {num(self.value)}% {WINDOW_NAMES[self.window]}"
+        return f"volume {num(self.value)}x"
+
+    def _option_words(self) -> list[str]:
+        words = ["intrabar"] if self.intrabar else []
+        if self.repeat:
+            words += (
+                ["repeat"]
+                if self.cooldown == DEFAULT_COOLDOWN
+                else ["cooldown", duration_text(self.cooldown)]
+            )
+        if self.expires_in:
+            words += ["for", duration_text(self.expires_in)]
+        return words
 
 
 class ParseError(ValueError):
@@ -47,8 +94,11 @@ class ParseError(ValueError):
 
 USAGE = (
     "Examples: /alert LINK above 9.5 · /alert ADA below 0.8 · /alert AVAX +40% · "
-    f"/alert BCH move 5% 1h (windows {WINDOW_LIST}) · /alert HBAR volume 3x. "
-    "Options: repeat, cooldown 15m, for 7d."
+    f"/alert BCH move 5% 1h (windows {WINDOW_LIST}) · /alert HBAR volume 3x · "
+    "/alert LINK rsi14 1h above 70 · /alert LINK ema9 1h crosses above ema21 · "
+    "/alert HBAR macd 4h crosses above signal · /alert LINK bb20 1h breaks upper · "
+    "/alert LINK mcap above 10B · /alert LINK above 15 and rsi14 1h below 70. "
+    "Options: repeat, cooldown 15m, for 7d, on close (default for indicators), intrabar."
 )
 
 
@@ -74,22 +124,14 @@ def _number(text: str, what: str, *, suffix: str = "") -> float:
 
 
 def parse_alert_args(args: list[str]) -> AlertSpec:
-    """Parse everything after the symbol: condition first, then options."""
+    """Parse everything after the symbol: condition(s) first, then options."""
     if not args:
         raise ParseError("What should the alert watch for?")
     if len(args) > MAX_TEXT_ARGS:
         raise ParseError("That alert has too many words.")
     words = [a.lower() for a in args]
     head = words[0]
-    if head in ("above", ">", "over", "below", "<", "under"):
-        if len(words) < 2:
-            raise ParseError(f"{head} what price?")
-        price = _number(words[1], "The price")
-        if not 0 < price < 1e12:
-            raise ParseError("The price must be above zero.")
-        kind: SpecKind = "above" if head in ("above", ">", "over") else "below"
-        spec, rest = AlertSpec(kind, price), words[2:]
-    elif head[:1] in "+-" and head.endswith("%"):
+    if head[:1] in "+-" and head.endswith("%"):
         pct = _number(head, "The percentage", suffix="%")
         if pct == 0 or pct <= -100 or pct > 10_000:
             raise ParseError("The percentage must be like +40% or -20% (above -100%).")
@@ -105,21 +147,63 @@ def parse_alert_args(args: list[str]) -> AlertSpec:
         if window not in WINDOWS:
             raise ParseError(f"The window must be one of {WINDOW_LIST}.")
         spec, rest = AlertSpec("move", pct, window=window), words[3:]
-    elif head == "volume":
-        if len(words) < 2:
-            raise ParseError("A volume alert needs a multiple, e.g. volume 3x.")
-        multiple = _number(words[1], "The volume multiple", suffix="x")
-        if not 1 < multiple <= 100:
-            raise ParseError("The volume multiple must be above 1 and at most 100, e.g. 3x.")
-        spec, rest = AlertSpec("volume", multiple), words[2:]
     else:
-        raise ParseError(f"I don't understand {args[0][:20]!r}.")
+        try:
+            conditions, at = _conditions(words)
+        except ConditionError as exc:
+            raise ParseError(str(exc)) from None
+        spec, rest = _spec_of(conditions), words[at:]
+    if rest[:1] == ["and"]:
+        raise ParseError(
+            "move and +N% alerts stand alone; combine levels, volume, mcap and indicators with and."
+        )
     return _options(spec, rest)
+
+
+def _conditions(words: list[str]) -> tuple[list[Condition], int]:
+    """Conditions joined by `and`, from the start; returns them and where options begin."""
+    found: list[Condition] = []
+    i = 0
+    while True:
+        if i >= len(words):
+            raise ConditionError("and what? Add a condition after and.")
+        word = words[i]
+        tick = parse_tick_condition(words, i)
+        if tick is not None:
+            condition, i = tick
+        elif word == "move" or (word[:1] in "+-" and word.endswith("%")):
+            raise ConditionError(
+                "move and +N% alerts stand alone; combine levels, volume, mcap "
+                "and indicators with and."
+            )
+        elif looks_like_indicator(word):
+            condition, i = parse_indicator_condition(words, i)
+        else:
+            raise ConditionError(f"I don't understand {word[:20]!r}.")
+        if condition in found:
+            raise ConditionError(f"{condition.text} is there twice.")
+        found.append(condition)
+        if i < len(words) and words[i] == "and":
+            if len(found) == MAX_CONDITIONS:
+                raise ConditionError(f"At most {MAX_CONDITIONS} conditions can be joined by and.")
+            i += 1
+            continue
+        return found, i
+
+
+def _spec_of(conditions: list[Condition]) -> AlertSpec:
+    """A lone price level or volume multiple stays the classic alert; the rest are conditions."""
+    if len(conditions) == 1 and conditions[0].series in (PRICE, VOLUME):
+        c = conditions[0]
+        if c.series == VOLUME:
+            return AlertSpec("volume", c.level)
+        return AlertSpec("above" if c.direction is Direction.UP else "below", c.level)
+    return AlertSpec("condition", 0.0, conditions=tuple(conditions))
 
 
 def _options(spec: AlertSpec, words: list[str]) -> AlertSpec:
     i = 0
-    repeat, cooldown, expires = False, DEFAULT_COOLDOWN, 0
+    repeat, cooldown, expires, trigger = False, DEFAULT_COOLDOWN, 0, ""
     while i < len(words):
         word = words[i]
         if word == "repeat":
@@ -133,7 +217,36 @@ def _options(spec: AlertSpec, words: list[str]) -> AlertSpec:
                     words[i + 1], low=3600, high=365 * 86400, what="The expiry"
                 )
             i += 1
+        elif word == "intrabar" or (word == "on" and words[i + 1 : i + 2] == ["close"]):
+            if trigger:
+                raise ParseError("Choose one trigger: on close or intrabar.")
+            trigger = word
+            i += word == "on"
         else:
-            raise ParseError(f"Unknown option {word[:20]!r}: use repeat, cooldown 15m or for 7d.")
+            raise ParseError(
+                f"Unknown option {word[:20]!r}: use repeat, cooldown 15m, for 7d, on close "
+                "or intrabar."
+            )
         i += 1
-    return replace(spec, repeat=repeat, cooldown=cooldown, expires_in=expires)
+    spec = replace(spec, repeat=repeat, cooldown=cooldown, expires_in=expires)
+    return _trigger(spec, trigger == "intrabar") if trigger else spec
+
+
+def _trigger(spec: AlertSpec, intrabar: bool) -> AlertSpec:
+    """Apply `on close` / `intrabar`; intrabar repeats fire at most once per bar."""
+    bars = [c.bar_series for c in spec.conditions if c.bar_series is not None]
+    if not bars:
+        raise ParseError(
+            "on close and intrabar apply to indicator conditions, e.g. rsi14 1h above 70 intrabar."
+        )
+    if not intrabar:
+        return spec
+    longest = max(b.timeframe.seconds for b in bars)
+    cooldown = max(spec.cooldown, longest) if spec.repeat else spec.cooldown
+    moved = tuple(with_trigger(c, True) for c in spec.conditions)
+    return replace(spec, conditions=moved, intrabar=True, cooldown=cooldown)
+
+
+def conditions_of(cond: str) -> tuple[Condition, ...]:
+    """The conditions a record's `cond` words name (`AlertSpec.condition_words`)."""
+    return parse_alert_args(cond.split()).conditions

@@ -37,7 +37,6 @@ class JobField(StrEnum):
     BODY = "body"
     BUTTONS = "buttons"  # `Notice.buttons_field`
     DUE = "due"  # a digest's scheduled time
-    BAR = "bar"  # the open time of the bar an alert was evaluated on (bar alerts only)
     HOOK = "wh"  # webhook jobs: the webhook's id
     HOOK_URL = "wurl"  # webhook jobs: the URL it goes to (checked again at send)
     HOOK_EVENT = "wev"  # webhook jobs: the event id, the same across retries

@@ -85,6 +85,34 @@ class DailyClose:
     ts: int
     close: float
 
+
+@dataclass(frozen=True, slots=True)
+class CoinMarket:
+    """One row of a market-cap source (CoinGecko's `/coins/markets`); `symbol` as the source
+    spells it (lower case), `market_cap` in USD or None when the source has none."""
+
+    coin_id: str
+    symbol: str
+    name: str
+    market_cap: float | None
+    rank: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class MarketCap:
+    """A coin's market capitalisation in USD as the source reported it, and when we fetched
+    it (`fetched_at`, unix seconds): a value is never refreshed by anything but a fetch."""
+
+    base: str
+    coin_id: str
+    usd: float
+    rank: int | None
+    fetched_at: float
+
+    def age(self, now: float) -> float:
+        return max(0.0, now - self.fetched_at)
+
+
 @dataclass(frozen=True, slots=True)
 class TickBatch:
     """Ticks accepted in one poll, with the 24h-volume / 30-day-mean ratio per symbol."""
@@ -146,6 +174,21 @@ class TickerSource(Protocol):
     @property
     def symbols(self) -> set[str]:
         """Every market the exchange lists (after `load`), for suggestions."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+
+class MarketCapSource(Protocol):
+    """What the market-cap feed needs from CoinGecko (or the demo replay)."""
+
+    name: str  # shown to users as the data's source ("CoinGecko")
+
+    async def markets(self, coin_ids: Sequence[str]) -> list[CoinMarket]:
+        """Rows for these coin ids in one request (unknown ids are left out)."""
+
+    async def by_symbols(self, symbols: Sequence[str]) -> list[CoinMarket]:
+        """Every coin whose ticker is one of `symbols` (lower case), collisions included."""
 
     async def close(self) -> None:
         """Release connections."""

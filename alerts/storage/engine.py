@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from alerts.domain.alert import HYSTERESIS, Alert, AlertKind, Direction, Series
+from alerts.domain.grammar import conditions_of
 from alerts.storage.keys import HISTORY_TTL_SECONDS, RECORDS_PER_BUCKET, Keys
 from alerts.storage.move_claims import MoveClaims
 from alerts.storage.scripts import BadRecords, load_lua
@@ -55,6 +56,13 @@ def context_argv(keys: Keys) -> list[Any]:
         HISTORY_TTL_SECONDS,
         keys.chat_symbols_prefix,
     ]
+
+
+def series_of(alert: Alert) -> str:
+    """The series a one-series alert is indexed on (a condition alert names it in `cond`)."""
+    if alert.kind in (AlertKind.CONDITION_UP, AlertKind.CONDITION_DOWN):
+        return conditions_of(alert.cond)[0].series
+    return alert.series
 
 
 class Engine:
@@ -97,8 +105,12 @@ class Engine:
             k.outbox,
             k.expiry,
             k.active,
+            k.legs(symbol, series),
         ]
-        argv = [*self._context(), series, repr(value), repr(tick), str(now), repr(HYSTERESIS)]
+        argv = [
+            *self._context(), series, repr(value), repr(tick), str(now), repr(HYSTERESIS),
+            k.leg_state_prefix,
+        ]  # fmt: skip
         try:
             status, fired, bad = await self.scripts.claim(keys=keys, args=argv)
         except ResponseError as exc:
@@ -126,24 +138,34 @@ class Engine:
         return fired
 
     def _sets(self, alert: Alert) -> list[str]:
-        """The index and wait sets this alert can be in."""
+        """The index and wait sets this alert can be in (a multi-condition alert: none,
+        its legs are dropped with it by the scripts)."""
         k, s = self.keys, alert.symbol
         if alert.kind is AlertKind.MOVE:
             return [k.move_index(s, alert.window), k.move_rearm(s, alert.window)]
+        if alert.kind is AlertKind.CONDITIONS:
+            return []
+        series = series_of(alert)
         return [
-            k.index(s, alert.series, Direction.UP),
-            k.index(s, alert.series, Direction.DOWN),
-            k.rearm(s, alert.series, Direction.UP),
-            k.rearm(s, alert.series, Direction.DOWN),
+            k.index(s, series, Direction.UP),
+            k.index(s, series, Direction.DOWN),
+            k.rearm(s, series, Direction.UP),
+            k.rearm(s, series, Direction.DOWN),
         ]
 
     def create_call(self, alert: Alert, quota: int) -> tuple[list[str], list[Any]]:
         """KEYS and ARGV of the create script (bulk loaders pipeline the same call)."""
         k = self.keys
+        legs: list[Any] = []
         if alert.kind is AlertKind.MOVE:
             target = k.move_index(alert.symbol, alert.window)
+        elif alert.kind is AlertKind.CONDITIONS:
+            target = k.leg_state(alert.id)
+            for c in conditions_of(alert.cond):
+                way = "u" if c.direction is Direction.UP else "d"
+                legs += [k.legs(alert.symbol, c.series), c.series, way, repr(c.level)]
         else:
-            target = k.index(alert.symbol, alert.series, alert.direction)
+            target = k.index(alert.symbol, series_of(alert), alert.direction)
         keys = [
             k.chat(alert.chat),
             k.bucket(alert.id),
@@ -152,10 +174,11 @@ class Engine:
             k.active,
             k.chat_symbols(alert.chat),
             k.watchlist(alert.chat),
+            k.last(alert.symbol),
         ]
         argv = [
             alert.id, alert.pack(), repr(alert.level), quota, alert.expires, alert.symbol,
-            self.symbols_per_chat, *self.free_symbols,
+            self.symbols_per_chat, len(legs) // 4, *legs, *self.free_symbols,
         ]  # fmt: skip
         return keys, argv
 
@@ -182,7 +205,8 @@ class Engine:
 
     async def remove(self, alert: Alert, *, owner: str, reason: str, now: int) -> bool:
         keys = self.remove_keys(alert)
-        status = int(await self.scripts.remove(keys=keys, args=[alert.id, owner, reason, now]))
+        argv: list[int | str] = [alert.id, owner, reason, now, self.keys.leg_state_prefix]
+        status = int(await self.scripts.remove(keys=keys, args=argv))
         if status == -1:
             self.bad.report("remove", "record", [alert.id])
         return status == 1

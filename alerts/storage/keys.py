@@ -7,6 +7,10 @@ several deployments can share one Redis. Types and lifetimes:
 |-----------------------------------|--------|-----------------------------------------------------|
 | P:snap:{SYM}                      | hash   | latest accepted ticker of a market (no TTL) |
 | P:feed:NAME                       | hash   | feed health: last_ok, last_error, errors (no TTL) |
+|                                   |        | (NAME: exchange, index, mcap)                     |
+| P:mcap                            | hash   | BASE -> JSON market cap {id, usd, rank, at} as last |
+|                                   |        | fetched from CoinGecko (no TTL; age judged on read) |
+| P:mcap:ids                        | hash   | BASE -> CoinGecko coin id chosen once (no TTL)    |
 | P:r2k                             | string | JSON R2K daily closes + fetch time (no TTL) |
 | P:daily:{SYM}                     | string | JSON daily candles, TTL 6 h (history cache) |
 | P:tb:{SYM}:CHUNK                  | hash   | price history, 10 s buckets `open high low close` |
@@ -20,6 +24,12 @@ several deployments can share one Redis. Types and lifetimes:
 | P:rearm:{SYM}:SERIES:DIR          | zset   | fired repeat alerts waiting for hysteresis |
 | P:mx:{SYM}:WINDOW                 | zset   | armed move alerts of one window by size (%) |
 | P:mr:{SYM}:WINDOW                 | zset   | fired/paused move alerts waiting for calm |
+| P:lx:{SYM}:SERIES                 | zset   | legs of multi-condition alerts on one series, by |
+|                                   |        | level; member `ID:N:u|d` (leg N, above/below)    |
+| P:lg:ID                           | hash   | a multi-condition alert's legs: N -> 1/0 (holds), |
+|                                   |        | zN / mN -> the leg's zset and member (cleanup)    |
+| P:bs:{SYM}                        | hash   | bar series keys (`rsi14@1h`) some alert uses;     |
+|                                   |        | the bar feed computes exactly these each bar close |
 | P:active                          | string | number of stored alerts (kept by the scripts) |
 | P:cs:CHAT                         | hash   | symbol -> how many of the chat's alerts use it |
 | P:schema                          | string | data layout version (alerts/storage/migrate.py) |
@@ -107,6 +117,7 @@ OUTBOX_GROUP = "delivery"
 DEAD_LETTER_TTL_SECONDS = 7 * 86400
 DEAD_LETTER_MAXLEN = 50_000
 
+MCAP_FEED = "mcap"  # the market-cap feed's name in P:feed:NAME
 WEBHOOK_FANOUT_TTL_SECONDS = SENT_MARK_TTL_SECONDS  # outlives any re-read of the job
 
 BUDGET_OVERALL = "all"
@@ -132,6 +143,15 @@ class Keys:
         return f"{self.prefix}:feed:{name}"
 
     @property
+    def market_caps(self) -> str:
+        return f"{self.prefix}:mcap"
+
+    @property
+    def coin_ids(self) -> str:
+        """Ticker -> CoinGecko id, resolved once so a ticker collision never flips it."""
+        return f"{self.prefix}:mcap:ids"
+
+    @property
     def r2k(self) -> str:
         return f"{self.prefix}:r2k"
 
@@ -147,6 +167,10 @@ class Keys:
 
     def move_index(self, symbol: str, window: int) -> str:
         return f"{self.prefix}:mx:{{{symbol}}}:{window}"
+
+    def bar_series(self, symbol: str) -> str:
+        """Bar series in use on a symbol (`alerts/domain/indicators.py` keys) -> users."""
+        return f"{self.prefix}:bs:{{{symbol}}}"
 
     def move_rearm(self, symbol: str, window: int) -> str:
         return f"{self.prefix}:mr:{{{symbol}}}:{window}"
@@ -183,6 +207,18 @@ class Keys:
 
     def index(self, symbol: str, series: str, direction: str) -> str:
         return f"{self.prefix}:ix:{{{symbol}}}:{series}:{direction}"
+
+    def legs(self, symbol: str, series: str) -> str:
+        """Legs of multi-condition alerts on one series (every leg, true or not)."""
+        return f"{self.prefix}:lx:{{{symbol}}}:{series}"
+
+    @property
+    def leg_state_prefix(self) -> str:
+        """`P:lg:` + alert id: one multi-condition alert's leg truths (given to the scripts)."""
+        return f"{self.prefix}:lg:"
+
+    def leg_state(self, alert_id: int) -> str:
+        return f"{self.leg_state_prefix}{alert_id}"
 
     def rearm(self, symbol: str, series: str, direction: str) -> str:
         return f"{self.prefix}:rearm:{{{symbol}}}:{series}:{direction}"

@@ -32,6 +32,7 @@ def lua_header() -> str:
     job_kinds = ", ".join(f"{k.name.lower()} = '{k.value}'" for k in JobKind)
     return (
         f"local F = {{{fields}}}\nlocal REQUIRED = {REQUIRED_FIELDS}\nlocal KINDS = {{{kinds}}}\n"
+        f"local KIND_LEGS = '{AlertKind.CONDITIONS.value}'\n"
         f"local J = {{{job_fields}}}\nlocal JOB = {{{job_kinds}}}\n"
     )
 

@@ -14,11 +14,13 @@ from typing import Any
 from redis.asyncio import Redis
 
 from alerts.domain import fmt
-from alerts.domain.alert import Alert, AlertKind
+from alerts.domain.alert import Alert, AlertKind, Direction
+from alerts.domain.conditions import Condition
 from alerts.domain.errors import UserError
 from alerts.domain.freshness import Freshness
-from alerts.domain.grammar import AlertSpec, SpecKind
+from alerts.domain.grammar import AlertSpec, SpecKind, parse_alert_args
 from alerts.domain.moves import WINDOW_NAMES
+from alerts.storage.bar_series import BarSeriesRegistry
 from alerts.storage.engine import QUOTA_REACHED, SYMBOL_CAP_REACHED, Engine
 from alerts.storage.keys import BUTTON_NONCE_TTL_SECONDS, HISTORY_TTL_SECONDS, Keys
 from alerts.storage.market_store import MarketStore
@@ -31,10 +33,14 @@ SNOOZE_SECONDS = 3600
 class Created:
     alert: Alert
     price: float
+    # condition alerts: each condition with its series' last evaluated value (None: not yet)
+    now: tuple[tuple[Condition, float | None], ...] = ()
 
 
 def respec(old: Alert) -> AlertSpec:
     """The spec that re-creates `old` at the same absolute level (a +N% alert becomes a level)."""
+    if old.cond:
+        return parse_alert_args(old.cond.split())
     kinds: dict[AlertKind, SpecKind] = {
         AlertKind.ABOVE: "above", AlertKind.RISE: "above", AlertKind.BELOW: "below",
         AlertKind.DROP: "below", AlertKind.MOVE: "move", AlertKind.VOLUME: "volume",
@@ -66,6 +72,7 @@ class AlertService:
         self.quota = quota
         self.clock = clock
         self.claims = OnceClaims(redis)
+        self.series = BarSeriesRegistry(redis, keys)
 
     async def _price(self, symbol: str) -> float:
         snap = await self.store.snapshot(symbol)
@@ -84,9 +91,27 @@ class AlertService:
         mean = sum(c.quote_volume for c in candles) / len(candles)
         return snap.quote_volume / mean if mean > 0 else None
 
+    async def current(
+        self, symbol: str, spec: AlertSpec
+    ) -> tuple[tuple[Condition, float | None], ...]:
+        """Each condition with its series' last evaluated value; refuses one already true."""
+        fields = [c.series for c in spec.conditions]
+        values = await self.redis.hmget(self.keys.last(symbol), fields) if fields else []
+        pairs = zip(spec.conditions, values, strict=True)
+        now = tuple((c, float(v) if v is not None else None) for c, v in pairs)
+        if now and all(v is not None and c.holds(v) for c, v in now):
+            held = " and ".join(c.text for c, _ in now)
+            raise UserError(
+                f"{symbol}: {held} already holds, so the alert could only fire once it stops "
+                "and starts again.",
+                "Pick a condition that is not true yet.",
+            )
+        return now
+
     async def create(self, chat: str, symbol: str, spec: AlertSpec) -> Created:
         price = await self._price(symbol)
         now = int(self.clock())
+        current = await self.current(symbol, spec) if spec.kind == "condition" else ()
         kind, level, window = self._resolve(spec, price)
         if kind is AlertKind.ABOVE and price >= level:
             raise UserError(
@@ -129,7 +154,9 @@ class AlertService:
             expires=now + spec.expires_in if spec.expires_in else 0,
             cooldown=spec.cooldown if spec.repeat else 0,
             window=window,
+            cond=spec.condition_words if spec.kind == "condition" else "",
         )
+        await self.series.register(symbol, (c.series for c in spec.conditions))
         status = await self.engine.create(alert, self.quota)
         if status == QUOTA_REACHED:
             raise UserError(
@@ -143,7 +170,7 @@ class AlertService:
                 "the most it can.",
                 "Delete the alerts of a coin you no longer need, or /watch remove one.",
             )
-        return Created(alert, price)
+        return Created(alert, price, current)
 
     @staticmethod
     def _resolve(spec: AlertSpec, price: float) -> tuple[AlertKind, float, int]:
@@ -158,6 +185,12 @@ class AlertService:
             return (AlertKind.RISE if spec.value > 0 else AlertKind.DROP), level, 0
         if spec.kind == "move":
             return AlertKind.MOVE, spec.value, spec.window
+        if spec.kind == "condition":
+            if len(spec.conditions) > 1:
+                return AlertKind.CONDITIONS, 0.0, 0
+            c = spec.conditions[0]
+            up = c.direction is Direction.UP
+            return (AlertKind.CONDITION_UP if up else AlertKind.CONDITION_DOWN), c.level, 0
         return AlertKind.VOLUME, spec.value, 0
 
     async def list(self, chat: str) -> list[Alert]:
@@ -208,7 +241,7 @@ class AlertService:
         raw = await self.redis.get(self.keys.history(alert_id))
         if raw is None:
             return None
-        alert = Alert.unpack(alert_id, "|".join(raw.split("|")[:12]))
+        alert = Alert.unpack(alert_id, raw.rsplit("|", 2)[0])  # record | value | fired at
         return alert if alert.chat == chat else None
 
     async def rearm(self, chat: str, alert_id: int) -> Created | AlreadyDone:

@@ -8,10 +8,11 @@ and the `altbot_alerts_fired_total` metric).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from alerts.domain.market import TickBatch
+from alerts.domain.conditions import MCAP
+from alerts.domain.market import MarketCap, TickBatch
 from alerts.storage.engine import Engine
 from alerts.storage.keys import Keys
 from alerts.usecases.stats import fired_today_field
@@ -47,6 +48,22 @@ class Evaluation:
         for t in batch.ticks:
             ratio = batch.volume_ratio.get(t.symbol)
             fired += await self.engine.on_tick(t.symbol, t.price, batch.fetched_at, now, ratio)
+        await self._count(fired)
+
+    async def on_series(self, symbol: str, values: Mapping[str, float], tick: float) -> None:
+        """Bar closes and market-cap refreshes: one claim per series value, at `tick` (the
+        bar's close time, or the fetch time), whatever the number of alerts on it."""
+        fired = 0
+        for series, value in values.items():
+            fired += await self.engine.evaluate(symbol, series, value, tick, int(self.clock()))
+        await self._count(fired)
+
+    async def on_market_caps(self, caps: Mapping[str, MarketCap], fetched_at: float) -> None:
+        """Market-cap feed listener: `mcap above 10B` conditions, at the fetch time."""
+        for symbol, cap in caps.items():
+            await self.on_series(symbol, {MCAP: cap.usd}, cap.fetched_at)
+
+    async def _count(self, fired: int) -> None:
         if fired:
             self.on_fired(fired)
             await self.redis.hincrby(self.keys.stats, fired_today_field(self.clock()), fired)

@@ -9,12 +9,26 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from alerts.domain.backtest import R2K, History, closes_of, history_of, run_backtest
-from alerts.domain.freshness import Freshness
-from alerts.domain.market import DailyClose, Universe
+from alerts.domain.freshness import FeedFreshness, Freshness
+from alerts.domain.market import DailyClose, MarketCap, Universe
 from alerts.domain.regime import Regime, classify, index_stats
+from alerts.storage.keys import MCAP_FEED
+from alerts.storage.market_caps import MarketCaps
 from alerts.storage.market_store import MarketStore, Snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class CapReading:
+    """A coin's stored market cap and what the feed's health says about it."""
+
+    value: MarketCap | None
+    stale: bool  # no value, or older than the feed's staleness limit
+    unreachable: bool  # the feed's last refresh failed
+    ever_fetched: bool  # the feed has had at least one good refresh
+    source: str  # where the values come from, for attribution ("CoinGecko")
 
 
 class MarketView:
@@ -26,11 +40,31 @@ class MarketView:
         universe: Universe,
         freshness: Freshness,
         clock: Callable[[], float],
+        caps: MarketCaps,
+        caps_freshness: FeedFreshness,
+        caps_source: str,
     ) -> None:
         self.store = store
         self.universe = universe
         self.freshness = freshness
         self.clock = clock
+        self.caps = caps
+        self.caps_freshness = caps_freshness
+        self.caps_source = caps_source
+
+    async def market_cap(self, base: str) -> CapReading:
+        """The market cap of `base` (e.g. LINK) as last fetched, judged by the feed's rule:
+        older than three refresh intervals counts as stale."""
+        value = await self.caps.get(base)
+        status = await self.store.feed_status(MCAP_FEED)
+        fetched_at = None if value is None else value.fetched_at
+        return CapReading(
+            value=value,
+            stale=self.caps_freshness.is_stale(fetched_at, self.clock()),
+            unreachable=status.consecutive_errors > 0,
+            ever_fetched=status.last_ok is not None,
+            source=self.caps_source,
+        )
 
     async def fresh_snapshot(self, symbol: str) -> tuple[Snapshot | None, bool]:
         """The snapshot and whether it is stale (a missing one counts as stale)."""

@@ -15,7 +15,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from alerts.domain.market import Candle, DailyClose, Ticker, UnknownSymbol
+from alerts.domain.market import Candle, CoinMarket, DailyClose, Ticker, UnknownSymbol
 
 DAY = 86400
 SEED = 2026
@@ -42,6 +42,20 @@ RALLY = {
     "ADA": 0.10,
     "LINK": 0.08,
     "HBAR": 0.15,
+}
+# Circulating supply and CoinGecko id per coin: the replay's market cap is price × supply.
+SUPPLY = {
+    "BTC": (19_950_000, "bitcoin"),
+    "ETH": (120_700_000, "ethereum"),
+    "AVAX": (422_000_000, "avalanche-2"),
+    "BCH": (19_900_000, "bitcoin-cash"),
+    "ADA": (35_900_000_000, "cardano"),
+    "LINK": (678_000_000, "chainlink"),
+    "HBAR": (42_400_000_000, "hedera-hashgraph"),
+    "SOL": (515_000_000, "solana"),
+    "ARB": (4_600_000_000, "arbitrum"),
+    "DOGE": (149_000_000_000, "dogecoin"),
+    "DOT": (1_530_000_000, "polkadot"),
 }
 BREAKOUT_STEP = 6
 VOLUME_SPIKE_STEP = 14
@@ -185,6 +199,36 @@ class ReplayIndex:
     async def fetch_daily(self, full: bool) -> list[DailyClose]:
         rows = self.scenario.r2k_at(self.exchange.step)
         return rows if full else rows[-30:]
+
+    async def close(self) -> None:
+        return None
+
+
+class ReplayMarketCaps:
+    """The scenario's market caps as a `MarketCapSource` (price × supply, CoinGecko's ids)."""
+
+    def __init__(self, scenario: Scenario, exchange: ReplayExchange) -> None:
+        self.name = "demo replay"
+        self.scenario = scenario
+        self.exchange = exchange
+
+    def _rows(self) -> list[CoinMarket]:
+        step, quote = self.exchange.step, self.scenario.quote
+        caps = {
+            base: supply * self.scenario.price_at(f"{base}/{quote}", step)
+            for base, (supply, _) in SUPPLY.items()
+        }
+        ranked = sorted(caps, key=lambda base: -caps[base])
+        return [
+            CoinMarket(SUPPLY[base][1], base.lower(), SUPPLY[base][1], caps[base], rank)
+            for rank, base in enumerate(ranked, start=1)
+        ]
+
+    async def markets(self, coin_ids: Sequence[str]) -> list[CoinMarket]:
+        return [row for row in self._rows() if row.coin_id in coin_ids]
+
+    async def by_symbols(self, symbols: Sequence[str]) -> list[CoinMarket]:
+        return [row for row in self._rows() if row.symbol in symbols]
 
     async def close(self) -> None:
         return None

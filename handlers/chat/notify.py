@@ -11,6 +11,7 @@ from collections import Counter
 from alerts.domain import fmt
 from alerts.domain.alert import Alert, AlertKind
 from alerts.domain.jobs import Job, JobKind, Notice
+from handlers.chat import condition_view
 from handlers.chat.commands.alerts import describe
 from handlers.chat.copy import DISCLAIMER
 from handlers.chat.reply import CALLBACK_MAX_BYTES, Button, Reply
@@ -19,7 +20,9 @@ MAX_BUTTON_ROWS = 5
 MAX_DETAILED_FIRED = 25  # more fired alerts in one message are summed up per symbol
 
 
-def fired_line(alert: Alert, value: float | None, at: float) -> str:
+def fired_line(alert: Alert, value: float | None, at: float, tick_ts: float = 0.0) -> str:
+    if alert.cond:
+        return condition_view.fired_line(alert, value, at, tick_ts)
     if alert.kind is AlertKind.VOLUME:
         ratio = f"{value or 0:.2f}× its 30-day mean"
         return f"#{alert.id} {alert.symbol}: 24h volume reached {ratio} ({fmt.when(at)})"
@@ -74,7 +77,9 @@ def render_jobs(jobs: list[Job]) -> Reply:
     buttons: list[list[Button]] = []
     for job in fired[:MAX_DETAILED_FIRED]:
         assert job.alert is not None
-        lines.append(("🔔 " if len(jobs) > 1 else "") + fired_line(job.alert, job.value, job.at))
+        lines.append(
+            ("🔔 " if len(jobs) > 1 else "") + fired_line(job.alert, job.value, job.at, job.tick_ts)
+        )
         if len(buttons) < MAX_BUTTON_ROWS:
             buttons.append(_buttons(job.alert))
     if len(fired) > MAX_DETAILED_FIRED:  # a burst stays one readable message

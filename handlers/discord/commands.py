@@ -25,6 +25,11 @@ CONDITIONS = [
     Choice(name="percent from now (+40, -20)", value="percent"),
     Choice(name="move within a window (5% 1h)", value="move"),
     Choice(name="24h volume multiple (3x)", value="volume"),
+    Choice(name="indicator, cross, market cap or several joined by and", value="condition"),
+]
+TRIGGER_CHOICES = [
+    Choice(name="on bar close (default)", value="on close"),
+    Choice(name="intrabar (every tick, at most once per bar)", value="intrabar"),
 ]
 SIGNAL_CHOICES = [Choice(name="all signals", value="all")] + [
     Choice(name=cut(f"{name}: {what}", 100), value=name) for name, what in SIGNALS.items()
@@ -53,11 +58,12 @@ def register_commands(tree: app_commands.CommandTree[Any], t: DiscordTransport) 
     @app_commands.describe(
         symbol="Coin, e.g. LINK",
         condition="What to watch for",
-        value="Price (9.5), percent (+40), move (5% 1h) or volume multiple (3x)",
+        value="9.5 · +40 · 5% 1h · 3x · or a condition: rsi14 1h above 70 (suggestions)",
         repeat="Fire again after a cooldown instead of once",
         expires="Remove the alert after this long, e.g. 7d",
+        trigger="Indicator conditions: on bar close (default) or intrabar",
     )
-    @app_commands.choices(condition=CONDITIONS)
+    @app_commands.choices(condition=CONDITIONS, trigger=TRIGGER_CHOICES)
     async def alert(
         interaction: discord.Interaction,
         symbol: str,
@@ -65,8 +71,11 @@ def register_commands(tree: app_commands.CommandTree[Any], t: DiscordTransport) 
         value: str,
         repeat: bool = False,
         expires: str | None = None,
+        trigger: Choice[str] | None = None,
     ) -> None:
         text = alert_text(symbol, condition.value, value, repeat, expires)
+        if trigger is not None:
+            text += f" {trigger.value}"
         await t.run(interaction, text, personal=True)
 
     @tree.command(name="alerts", description=summary("alerts", "List your alerts"))
@@ -122,6 +131,7 @@ def register_commands(tree: app_commands.CommandTree[Any], t: DiscordTransport) 
     for command in (coin, alert, chart):
         command.autocomplete("symbol")(t.complete_symbol)
     delete.autocomplete("id")(t.complete_alert)
+    alert.autocomplete("value")(t.complete_condition)
 
 
 def subscription_command(

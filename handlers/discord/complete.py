@@ -7,6 +7,7 @@ import logging
 from discord import app_commands
 
 from handlers.chat.commands.alerts import describe
+from handlers.chat.condition_complete import suggestions
 from handlers.chat.services import Services
 from handlers.discord.ui import cut
 
@@ -59,3 +60,8 @@ async def alert_choices(svc: Services, chat: str, current: str) -> list[Choice[s
     if len(alerts) > 1 and "all".startswith(typed):
         choices.append(Choice(name=f"all {len(alerts)} alerts", value="all"))
     return choices[:MAX_CHOICES]
+
+
+def condition_choices(current: str) -> list[Choice[str]]:
+    """/alert's condition text, completed word by word along the grammar."""
+    return [Choice(name=cut(text, 100), value=cut(text, 100)) for text in suggestions(current)]

@@ -34,7 +34,7 @@ from handlers.chat.core import SLOW_DOWN, CommandCore
 from handlers.chat.reply import Reply, Request, error_reply
 from handlers.chat.services import Services
 from handlers.discord.commands import Choice, register_commands
-from handlers.discord.complete import alert_choices, symbol_choices
+from handlers.discord.complete import alert_choices, condition_choices, symbol_choices
 from handlers.discord.ui import CoreButton, message_kwargs
 
 log = logging.getLogger(__name__)
@@ -287,6 +287,14 @@ class DiscordTransport:
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[Choice[str]]:
         return await symbol_choices(self.services, user_chat(interaction.user.id), current)
+
+    async def complete_condition(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[Choice[str]]:
+        """Grammar suggestions for /alert's value, when the condition is typed out."""
+        if getattr(interaction.namespace, "condition", None) != "condition":
+            return []
+        return condition_choices(current)
 
     async def complete_alert(
         self, interaction: discord.Interaction[Any], current: str

@@ -131,7 +131,9 @@ def alert_text(
 ) -> str:
     """The text command for the /alert slash command's options (the core parses it)."""
     value = " ".join(value.split())
-    if condition == "percent":
+    if condition == "condition":
+        pass  # the whole condition was typed: the core parses it
+    elif condition == "percent":
         value = value.removesuffix("%")
         value = (value if value[:1] in "+-" else f"+{value}") + "%"
     else:

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from alerts.domain.grammar import conditions_of
 from alerts.domain.jobs import WEBHOOK, Job, JobField, JobKind, Notice
 from alerts.domain.webhooks import EventType, WebhookEvent, mask, signed_headers
 from alerts.storage.webhook_queue import Entry, WebhookQueue
@@ -33,10 +34,14 @@ def event_of(job: Job, exchange: str, now: float) -> WebhookEvent:
     """The payload of a webhook job (its type, alert and value come from the job)."""
     fields = job.payload
     kind = EventType(fields.get(JobField.HOOK_TYPE, EventType.ALERT))
-    bar = fields.get(JobField.BAR)
     alert = job.alert if job.kind is JobKind.FIRE else None
+    bar: float | None = None
     if alert is not None:
         condition, symbol, alert_id = describe(alert), alert.symbol, alert.id
+        conditions = conditions_of(alert.cond) if alert.cond else ()
+        bars = [c.bar_series for c in conditions if c.bar_series is not None]
+        if bars and not bars[0].intrabar and job.tick_ts:  # on close: the tick is the close
+            bar = job.tick_ts
     else:
         notice = job.notice
         condition = " — ".join([notice.title, *notice.lines[:3]])
@@ -44,7 +49,7 @@ def event_of(job: Job, exchange: str, now: float) -> WebhookEvent:
     return WebhookEvent(
         event_id=fields[JobField.HOOK_EVENT], type=kind, alert_id=alert_id, symbol=symbol,
         condition=condition, value=job.value if alert is not None else None,
-        bar_time=float(bar) if bar else None, exchange=exchange, sent_at=now,
+        bar_time=bar, exchange=exchange, sent_at=now,
     )  # fmt: skip
 
 

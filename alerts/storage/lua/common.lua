@@ -63,13 +63,14 @@ for _, name in ipairs({'level', 'ref', 'created', 'expires', 'cooldown', 'last_f
 end
 
 local function record_ok(f)
-  if #f < REQUIRED or #f > REQUIRED + 1 or not KINDS[f[F.kind]] or f[F.chat] == '' then
+  if #f < REQUIRED or #f > REQUIRED + 2 or not KINDS[f[F.kind]] or f[F.chat] == '' then
     return false
   end
   for i = 1, #NUMERIC do
     if not tonumber(f[NUMERIC[i]]) then return false end
   end
-  return #f == REQUIRED or f[#f] == '' or tonumber(f[#f]) ~= nil
+  local snoozed = f[F.snoozed_until]
+  return snoozed == nil or snoozed == '' or tonumber(snoozed) ~= nil
 end
 
 -- Read and check one alert and every key firing it would touch. Returns the entry, or
@@ -195,4 +196,23 @@ local function over_symbol_cap(watchkey, csymkey, symbol, cap, first)
   local n = 0
   for s in pairs(used) do if not free[s] then n = n + 1 end end
   return n >= cap
+end
+
+-- Does a leg (way 'u': at or above its level, 'd': at or below) hold at `value`?
+-- An unknown value (nil: the series has no value yet) holds nothing.
+local function leg_holds(way, value, level)
+  if value == nil then return false end
+  if way == 'u' then return value >= level end
+  return value <= level
+end
+
+-- Drop every leg of a multi-condition alert (its zset members and its state hash).
+local function drop_legs(hkey)
+  local state = redis.call('HGETALL', hkey)
+  local t = {}
+  for i = 1, #state, 2 do t[state[i]] = state[i + 1] end
+  for i = 1, tonumber(t.n or '0') or 0 do
+    if t['z' .. i] and t['m' .. i] then redis.call('ZREM', t['z' .. i], t['m' .. i]) end
+  end
+  redis.call('DEL', hkey)
 end

@@ -1,7 +1,8 @@
 -- Remove an alert everywhere, checking its owner (delete) or its expiry time (expire).
 -- KEYS: 1 record bucket, 2 chat set, 3 expiry zset, 4 outbox stream, 5 active counter,
 --       6 chat's symbols hash, 7.. every index or wait set the alert may be in
--- ARGV: 1 id, 2 owner chat ('' = any), 3 reason ('delete' | 'expire'), 4 now
+-- ARGV: 1 id, 2 owner chat ('' = any), 3 reason ('delete' | 'expire'), 4 now,
+--       5 leg-state hash prefix (a multi-condition alert's legs go with it)
 -- Returns 1 when removed, 0 when it was not there (or not the caller's, or not expired),
 -- -1 when its record is bad (left as it is, reported).
 local types = {{KEYS[1], 'hash'}, {KEYS[2], 'set'}, {KEYS[3], 'zset'}, {KEYS[4], 'stream'},
@@ -22,6 +23,7 @@ redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('SREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 for i = 7, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
+if f[F.kind] == KIND_LEGS then drop_legs(ARGV[5] .. ARGV[1]) end
 if redis.call('HINCRBY', KEYS[6], f[F.symbol], -1) <= 0 then
   redis.call('HDEL', KEYS[6], f[F.symbol])
 end

@@ -9,6 +9,7 @@ from alerts.domain.grammar import USAGE, AlertSpec, ParseError, parse_alert_args
 from alerts.domain.moves import WINDOW_NAMES
 from alerts.storage.once import AlreadyDone
 from alerts.usecases.alerts import Created
+from handlers.chat import condition_view
 from handlers.chat.copy import NOT_ADVICE
 from handlers.chat.core import Router
 from handlers.chat.reply import Button, Reply, Request, require_group_admin
@@ -27,6 +28,8 @@ def paused_line(reason: str) -> str:
 
 def describe(alert: Alert) -> str:
     """The condition in words, e.g. `above 9.5` or `moves 5% within 1h`."""
+    if alert.cond:
+        return condition_view.phrase(alert)
     if alert.kind is AlertKind.ABOVE:
         return f"above {fmt.price(alert.level)}"
     if alert.kind is AlertKind.BELOW:
@@ -42,6 +45,8 @@ def describe(alert: Alert) -> str:
 
 
 def when_text(alert: Alert) -> str:
+    if alert.cond:
+        return condition_view.when_checked(alert)
     if alert.kind in (AlertKind.ABOVE, AlertKind.BELOW):
         return f"when it crosses {describe(alert)}"
     if alert.kind in (AlertKind.RISE, AlertKind.DROP):
@@ -71,6 +76,7 @@ def _parse_id(raw: str | None) -> int:
 def created_reply(created: Created) -> Reply:
     a = created.alert
     lines = [f"Now {fmt.price(created.price)}. I'll message this chat {when_text(a)}."]
+    lines += condition_view.now_lines(created.now)
     if a.kind in (AlertKind.RISE, AlertKind.DROP):
         lines.append(f"Reference price {fmt.price(a.ref)} (the price now).")
     extra = options_text(a)
@@ -83,9 +89,11 @@ def created_reply(created: Created) -> Reply:
 
 @router.command(
     "alert",
-    "Set a price, percent, move or volume alert",
+    "Set a price, percent, move, volume, indicator or market-cap alert",
     f"/alert SYMBOL above|below PRICE | +N% | move N% {'|'.join(WINDOW_NAMES.values())}"
-    " | volume Nx"
+    " | volume Nx | mcap above|below 10B | INDICATOR TF above|below LEVEL"
+    " | MA TF crosses above|below MA | macd TF crosses above|below signal"
+    " | bbN TF breaks upper|lower  [and CONDITION …up to 5] [on close|intrabar]"
     " [repeat] [cooldown 15m] [for 7d]",
     "/alert LINK above 9.5",
     changes_state=True,

@@ -22,6 +22,7 @@ from handlers.chat.commands.alerts import describe
 from handlers.chat.commands.watch import reference_line
 from handlers.chat.copy import DISCLAIMER
 from handlers.chat.core import Router
+from handlers.chat.mcap_view import caps_summary, market_cap_short
 from handlers.chat.reply import Button, Reply, Request, Tone, notice_of, require_group_admin
 from handlers.chat.services import Services
 
@@ -202,17 +203,22 @@ async def board_lines(svc: Services, chat: str) -> tuple[list[str], str | None, 
             rows.append((snap, stale))
     rows.sort(key=lambda r: -(r[0].change_pct if r[0].change_pct is not None else -1e9))
     lines = ["Board (by 24h change):"]
+    caps = []
     for snap, stale in rows:
         ratio = await svc.alerts.volume_ratio(snap.symbol)
         vol = "vol n/a" if ratio is None else f"vol {ratio:.1f}× 30d mean"
         flag = f" — STALE ({fmt.age(snap.age(svc.clock()))} old)" if stale else ""
         base = snap.symbol.split("/")[0]
-        lines.append(f"  {base} {fmt.price(snap.price)} {fmt.pct(snap.change_pct)} · {vol}{flag}")
+        caps.append(await svc.market.market_cap(base))
+        cap = market_cap_short(caps[-1])
+        price = f"{fmt.price(snap.price)} {fmt.pct(snap.change_pct)}"
+        lines.append(f"  {base} {price} · {vol} · {cap}{flag}")
     for symbol in missing:
         lines.append(f"  {symbol.split('/')[0]}: no price yet (tracking starts with the next poll)")
     reference, reference_stale = await reference_line(svc)
     if reference:
         lines.append(f"  {reference}")
+    lines.append(caps_summary(caps, svc.clock()))
     top = rows[0][0].symbol.split("/")[0] if rows else None
     return lines, top, reference_stale or any(stale for _, stale in rows)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alerts.domain import fmt
 from handlers.chat.copy import DISCLAIMER, not_a_forecast
 from handlers.chat.core import Router
+from handlers.chat.mcap_view import market_cap_text
 from handlers.chat.reply import Button, Reply, Request, Tone, button_nonce
 from handlers.chat.services import Services
 
@@ -49,7 +50,9 @@ async def help_(svc: Services, req: Request, args: list[str]) -> Reply:
     return Reply("altbot commands", lines, footer=DISCLAIMER)
 
 
-@router.command("coin", "Price, 24h change, volume and data age", "/coin SYMBOL", "/coin LINK")
+@router.command(
+    "coin", "Price, 24h change, volume, market cap and data age", "/coin SYMBOL", "/coin LINK"
+)
 async def coin(svc: Services, req: Request, args: list[str]) -> Reply:
     symbol = await svc.tracked_symbol(args[0] if args else None)
     return await coin_reply(svc, symbol)
@@ -82,12 +85,13 @@ async def coin_reply(svc: Services, symbol: str) -> Reply:
             tone="warn",
         )
     now = svc.clock()
+    cap = await svc.market.market_cap(base)
     tone: Tone = "warn" if stale else ("up" if (snap.change_pct or 0) >= 0 else "down")
     fields = [
         ("Price", f"{fmt.price(snap.price)} {quote}"),
         ("24h", fmt.pct(snap.change_pct)),
         ("Volume 24h", fmt.volume(snap.quote_volume, quote)),
-        ("Market cap", "n/a (the exchange does not report it)"),
+        ("Market cap", market_cap_text(cap, now)),
         ("Data age", fmt.age(snap.age(now)) + (" — STALE" if stale else "")),
     ]
     lines = []

@@ -4,19 +4,11 @@ from __future__ import annotations
 
 from bot.app import App
 from fakes.discord import FakeDiscord
-from tests.test_discord_transport import (  # the Discord fixtures live there
-    GUILD,
-    command,
-    embed,
-    fake,  # noqa: F401
-    option,
-    replay_app,  # noqa: F401
-)
+from tests.discord.support import GUILD, command, embed, option
 
 
 async def test_webhook_slash_command_refuses_http_and_lists_nothing(
-    fake: FakeDiscord,  # noqa: F811
-    replay_app: App,  # noqa: F811
+    fake: FakeDiscord, replay_app: App
 ) -> None:
     spec = fake.command("webhook", GUILD)
     assert spec is not None

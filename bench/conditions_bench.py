@@ -1,0 +1,201 @@
+"""Condition alerts at scale (issue 16): a bar close costs O(log N + fired) per series.
+
+1. 200,000 indicator and multi-condition alerts over the five coins x five timeframes,
+   written as users write them (`/alert` words through the real grammar), loaded with
+   the engine's own create script.
+2. Bar closes: every series in use (the registry the bar feed reads) gets a run of
+   closes, a random walk that crosses some of its alerts' levels now and then; each
+   close is one `Engine.evaluate` call, timed from the client (fired alerts included).
+3. The naive baseline in the same run: one close of a series evaluated by reading every
+   alert on that series and checking it (what a per-alert loop costs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from redis.asyncio import Redis
+
+from alerts.domain.alert import Alert
+from alerts.domain.grammar import conditions_of, parse_alert_args
+from alerts.domain.indicators import Timeframe
+from alerts.storage.bar_series import BarSeriesRegistry
+from alerts.storage.engine import Engine
+from alerts.storage.keys import Keys
+from alerts.usecases.alerts import AlertService
+from bench.population import MARKETS, Population, load, reserve_ids
+from bench.redis_server import run_with_redis
+from bench.results import check, machine_facts, merge_keys, percentile, table
+
+NAME = "conditions"
+TARGET_BAR_CLOSE_P99_MS = 20.0
+COINS = ("AVAX/USDT", "BCH/USDT", "ADA/USDT", "LINK/USDT", "HBAR/USDT")
+FRAMES = [t.value for t in Timeframe]
+CROSSES = ("ema9 {tf} crosses {way} ema21", "sma50 {tf} crosses {way} sma200",
+           "price {tf} crosses {way} sma200", "macd {tf} crosses {way} signal")  # fmt: skip
+HEADLINE = ("alerts", "series", "bar_closes", "bar_close_p50_ms", "bar_close_p99_ms",
+            "fired", "naive_bar_close_ms", "speedup_vs_naive")  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    alerts: int = 200_000
+    closes: int = 40  # timed bar closes per series
+    seed: int = 16
+
+    @classmethod
+    def quick(cls) -> Config:
+        return cls(alerts=20_000, closes=15)
+
+
+def words_for(rng: random.Random, price: float) -> str:
+    """One alert as a user types it: levels, crosses, bands, or two/three joined by and."""
+    tf, way = rng.choice(FRAMES), rng.choice(("above", "below"))
+    roll = rng.random()
+    if roll < 0.35:
+        level = rng.randint(55, 95) if way == "above" else rng.randint(5, 45)
+        return f"rsi14 {tf} {way} {level}"
+    if roll < 0.60:
+        return rng.choice(CROSSES).format(tf=tf, way=way)
+    if roll < 0.75:
+        return f"bb20 {tf} breaks {rng.choice(('upper', 'lower'))}"
+    level = rng.randint(5, 45)
+    target = round(price * rng.uniform(1.02, 1.4), 4)
+    extra = rng.choice(("", " and volume 2x", f" and macd {tf} crosses above signal"))
+    return f"above {target} and rsi14 {tf} below {level}{extra}"
+
+
+def make(pop: Population, alert_id: int, chat: str, symbol: str) -> Alert:
+    price = MARKETS[symbol][0]
+    words = words_for(pop.rng, price).split() + pop.options()
+    spec = parse_alert_args(words)
+    kind, level, window = AlertService._resolve(spec, price)
+    return Alert(
+        id=alert_id, chat=chat, symbol=symbol, kind=kind, level=level, ref=price,
+        created=pop.now, cooldown=spec.cooldown if spec.repeat else 0, window=window,
+        cond=spec.condition_words,
+    )  # fmt: skip
+
+
+def start_value(series: str) -> float:
+    """Where a series' walk starts: RSI mid-range, spreads just off zero."""
+    return 50.0 if series.startswith("rsi") else 0.5
+
+
+def walk(rng: random.Random, series: str, n: int) -> list[float]:
+    """Bar values: RSI moves a few points a bar, spreads drift across zero now and then."""
+    value, out = start_value(series), []
+    for _ in range(n):
+        if series.startswith("rsi"):
+            value = min(99.0, max(1.0, value + rng.gauss(0, 4)))
+        else:
+            value += rng.gauss(-0.02, 0.25)
+        out.append(round(value, 6))
+    return out
+
+
+async def naive_close(engine: Engine, ids: list[int], series: str, value: float) -> int:
+    """The per-alert loop: read every alert on the series, parse it, compare."""
+    pipe = engine.redis.pipeline(transaction=False)
+    for alert_id in ids:
+        pipe.hget(engine.keys.bucket(alert_id), str(alert_id))
+    hits = 0
+    for alert_id, packed in zip(ids, await pipe.execute(), strict=True):
+        if packed is None:
+            continue
+        alert = Alert.unpack(alert_id, packed)
+        for c in conditions_of(alert.cond):
+            hits += c.series == series and c.holds(value)
+    return hits
+
+
+async def run(redis: Redis, config: Config) -> dict[str, Any]:
+    keys = Keys(f"bench-cond-{time.time_ns()}")
+    engine, registry = Engine(redis, keys), BarSeriesRegistry(redis, keys)
+    pop = Population(config.seed)
+    rng = random.Random(config.seed)
+    first = await reserve_ids(engine, config.alerts)
+    by_series: dict[tuple[str, str], list[int]] = defaultdict(list)
+    alerts = []
+    for i, chat in enumerate(pop.chats(config.alerts)):
+        alert = make(pop, first + i, chat, COINS[i % len(COINS)])
+        alerts.append(alert)
+        for c in conditions_of(alert.cond):
+            by_series[(alert.symbol, c.series)].append(alert.id)
+    for symbol in COINS:
+        await registry.register(symbol, {s for sym, s in by_series if sym == symbol})
+    loaded = await load(engine, iter(alerts))
+    series = [(symbol, key) for symbol in COINS for key in await registry.in_use(symbol)]
+    timings: list[float] = []
+    fired = 0
+    for symbol, key in series:
+        values = walk(rng, key, config.closes + 1)
+        await engine.evaluate(symbol, key, values[0], 1, 1)  # the baseline value
+        for n, value in enumerate(values[1:], start=2):
+            start = time.perf_counter()
+            fired += await engine.evaluate(symbol, key, value, n * 3600, n * 3600)
+            timings.append((time.perf_counter() - start) * 1000)
+    busiest = max(by_series, key=lambda s: len(by_series[s]))
+    start = time.perf_counter()
+    await naive_close(engine, by_series[busiest], busiest[1], 50.0)
+    naive_ms = (time.perf_counter() - start) * 1000
+    await drop(redis, keys)
+    p50, p99 = percentile(timings, 50), percentile(timings, 99)
+    result: dict[str, Any] = {
+        "alerts": loaded.created,
+        "series": len(series),
+        "bar_closes": len(timings),
+        "bar_close_p50_ms": round(p50, 3),
+        "bar_close_p99_ms": round(p99, 3),
+        "fired": fired,
+        "naive_bar_close_ms": round(naive_ms, 2),
+        "naive_series_alerts": len(by_series[busiest]),
+        "speedup_vs_naive": round(naive_ms / p50, 1) if p50 else None,
+        "config": asdict(config) | {"prefix": keys.prefix},
+        "machine": machine_facts(await redis.info()),
+    }
+    result["targets"] = {
+        "bar_close_p99_ms": check(p99, at_most=TARGET_BAR_CLOSE_P99_MS),
+        "alerts": check(loaded.created, at_least=config.alerts * 0.99),
+    }
+    return result
+
+
+async def drop(redis: Redis, keys: Keys) -> None:
+    batch: list[str] = []
+    async for key in redis.scan_iter(f"{keys.prefix}:*", count=1000):
+        batch.append(key)
+        if len(batch) >= 1000:
+            await redis.unlink(*batch)
+            batch.clear()
+    if batch:
+        await redis.unlink(*batch)
+
+
+def report(result: dict[str, Any]) -> str:
+    targets = result.get("targets", {})
+    rows = [
+        (name, result.get(name), targets.get(name, {}).get("target", ""),
+         targets.get(name, {}).get("pass", ""))
+        for name in (*HEADLINE, "webhooks_delivered_once")
+        if name in result
+    ]  # fmt: skip
+    return table(("metric", "value", "target", "pass"), rows)
+
+
+def main(url: str, *, quick: bool, out: Path) -> int:
+    """Run, print, merge the keys into results.json (a quick run never overwrites full ones)."""
+    config = Config.quick() if quick else Config()
+    section = NAME if not quick else f"{NAME}_quick"
+    print(f"conditions benchmark: {config.alerts:,} condition alerts...", flush=True)
+    result = asyncio.run(run_with_redis(url, lambda r: run(r, config)))
+    merge_keys(section, result, out)
+    print(report(result))
+    print(f"\nwritten to {out} under {section!r}")
+    return 0

@@ -1,0 +1,88 @@
+"""Words for condition alerts (indicators, crosses, market cap, several joined by `and`).
+
+The record keeps the canonical /alert words (`Alert.cond`); this module says when they
+are checked and what a series' value means, for /alert replies, /alerts and pushes.
+"""
+
+from __future__ import annotations
+
+from alerts.domain import fmt
+from alerts.domain.alert import Alert
+from alerts.domain.conditions import MCAP, PRICE, VOLUME, Condition
+from alerts.domain.grammar import conditions_of
+from alerts.domain.indicators import IndicatorName
+
+
+def phrase(alert: Alert) -> str:
+    """`rsi14 1h above 70 (on 1h close)`; several conditions joined by `and`."""
+    conditions = conditions_of(alert.cond)
+    text = alert.cond.removesuffix(" intrabar")
+    bars = [c.bar_series for c in conditions if c.bar_series is not None]
+    if not bars:
+        return text
+    if bars[0].intrabar:
+        return f"{text} (intrabar, once per bar at most)"
+    frames = sorted({b.timeframe for b in bars}, key=lambda t: t.seconds)
+    return f"{text} (on {'/'.join(t.value for t in frames)} close)"
+
+
+def value_text(condition: Condition, value: float | None) -> str:
+    """A series' value as users read it: `rsi14 1h 71.3`, `ema9 − ema21 +0.0123`."""
+    if value is None:
+        return "no value yet"
+    if condition.series == PRICE:
+        return f"price {fmt.price(value)}"
+    if condition.series == VOLUME:
+        return f"24h volume {value:.2f}× its 30-day mean"
+    if condition.series == MCAP:
+        return f"market cap {fmt.usd_compact(value)}"
+    bars = condition.bar_series
+    assert bars is not None
+    name = f"{bars.left.text}{f' − {bars.right.text}' if bars.right else ''} {bars.timeframe.value}"
+    if bars.right is None and bars.left.indicator.name is IndicatorName.RSI:
+        return f"{name} {value:.1f}"
+    return f"{name} {value:+.6g}" if bars.right else f"{name} {fmt.price(value)}"
+
+
+def when_checked(alert: Alert) -> str:
+    """When the alert can fire, for the /alert confirmation."""
+    conditions = conditions_of(alert.cond)
+    bars = [c.bar_series for c in conditions if c.bar_series is not None]
+    what = "all the conditions hold" if len(conditions) > 1 else "the condition becomes true"
+    if len(conditions) > 1:
+        what += " (checked whenever one of them changes)"
+    if not bars:
+        return f"when {what}"
+    if bars[0].intrabar:
+        return f"when {what} during a bar (every tick counts, against the forming bar)"
+    return f"when {what} at a bar close (a wick inside the bar does not count)"
+
+
+def now_lines(current: tuple[tuple[Condition, float | None], ...]) -> list[str]:
+    """The value of each condition's series now, or when it will first be known."""
+    lines = []
+    for condition, value in current:
+        bars = condition.bar_series
+        if value is None and bars is not None:
+            first = "tick" if bars.intrabar else f"{bars.timeframe.value} bar close"
+            lines.append(
+                f"{condition.text}: no value yet; the first one comes with the next {first}."
+            )
+        elif value is None:
+            lines.append(f"{condition.text}: no value yet (it needs the next data refresh).")
+        else:
+            lines.append(f"{condition.text}: now {value_text(condition, value)}.")
+    return lines
+
+
+def fired_line(alert: Alert, value: float | None, at: float, tick_ts: float) -> str:
+    """`#12 LINK: rsi14 1h above 70 — rsi14 1h 71.3 at the bar closing 13:00 UTC`."""
+    conditions = conditions_of(alert.cond)
+    bars = [c.bar_series for c in conditions if c.bar_series is not None]
+    verb = "now holds" if len(conditions) > 1 else "crossed"
+    single = value_text(conditions[0], value) if len(conditions) == 1 else ""
+    moment = f"at {fmt.when(at)}"
+    if bars and not bars[0].intrabar and tick_ts:
+        moment = f"on the bar closing {fmt.when(tick_ts)}"
+    value_part = f" — {single}" if single else ""
+    return f"#{alert.id} {alert.symbol} {verb}: {phrase(alert)}{value_part} {moment}"
