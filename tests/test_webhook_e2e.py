@@ -12,6 +12,7 @@ from alerts.domain.webhooks import verify
 from fakes.tg_harness import Harness, shown, telegram_app
 from fakes.webhook_receiver import NameMap, WebhookReceiver
 from tests.test_delivery import until
+from tests.test_engine_conditions import condition_alert
 
 CHAT = 5151
 OPEN = {"webhook_allow_private": True, "webhook_allow_http": True}
@@ -109,5 +110,29 @@ async def test_remove_asks_first_and_test_sends_a_test_event(redis: Redis, prefi
             (hook,) = await h.app.webhook.webhooks.of(f"tg:{CHAT}")
             await h.press_for_reply(CHAT, f"whrm:{hook.id}:yes")
             assert await h.app.webhook.webhooks.of(f"tg:{CHAT}") == []
+    finally:
+        await receiver.stop()
+
+
+async def test_an_on_close_indicator_alert_posts_its_bar_close_time(
+    redis: Redis, prefix: str
+) -> None:
+    receiver = await WebhookReceiver().start()
+    try:
+        async with telegram_app(redis, prefix, **OPEN) as h:
+            await add(h, f"{receiver.url}/bars")
+            alert = condition_alert(900, "rsi14 1h above 70", chat=f"tg:{CHAT}")
+            await h.app.engine.create(alert, quota=50)
+            for value, close in ((65.0, 3600), (71.5, 7200)):  # the second bar close crosses
+                await h.app.engine.evaluate("LINK/USDT", "rsi14@1h", value, close, close)
+
+            async def arrived() -> bool:
+                return len(receiver.received) == 1
+
+            await until(arrived, "the indicator alert's POST")
+            doc = receiver.received[0].json
+            assert doc["alert_id"] == 900 and doc["value"] == 71.5
+            assert doc["bar_time"] == "1970-01-01T02:00:00.000Z"
+            assert doc["condition"].startswith("rsi14 1h above 70")
     finally:
         await receiver.stop()
