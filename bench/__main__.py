@@ -20,6 +20,7 @@ from bench import (
     realtime_bench,
     sustained_bench,
     telegram_bench,
+    webhook_bench,
 )
 from bench.redis_server import deployed_redis, run_with_redis
 from bench.results import RESULTS_PATH, merge_section
@@ -88,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             delivery_budget_bench.NAME,
             delivery_bench.NAME,
             conditions_bench.NAME,
+            webhook_bench.NAME,
         ],
         help="run one benchmark",
     )
@@ -110,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         return delivery_bench.main(url, quick=args.quick, out=args.out)
     if args.only == conditions_bench.NAME:
         return conditions_bench.main(url, quick=args.quick, out=args.out)
+    if args.only == webhook_bench.NAME:
+        return webhook_bench.main(url, quick=args.quick, out=args.out)
     config = engine_config(args)
     # A smaller run never overwrites the full-size numbers.
     section = "engine" if config.alerts == engine_bench.FULL_ALERTS else "engine_quick"
@@ -133,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         delivery_budget_bench.main(url, quick=args.quick, out=args.out)
         delivery_bench.main(url, quick=args.quick, out=args.out)
         conditions_bench.main(url, quick=args.quick, out=args.out)
+        webhook_bench.main(url, quick=args.quick, out=args.out)
     return 0  # a missed target is reported (FAIL rows), not an error of the run
 
 

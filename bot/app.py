@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from aiohttp.abc import AbstractResolver
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
@@ -36,6 +37,7 @@ from alerts.storage.scripts import BadRecords
 from alerts.storage.send_budget import SendBudget
 from alerts.storage.subscriptions import Subscriptions
 from alerts.storage.watchlists import Watchlists
+from alerts.storage.webhooks import WebhookFanout
 from alerts.usecases.alerts import AlertService
 from alerts.usecases.evaluation import Evaluation
 from alerts.usecases.market import MarketView
@@ -55,6 +57,7 @@ from handlers.chat.registry import build_core
 from handlers.chat.services import Services
 from handlers.chat.signal_view import signal_notice
 from handlers.chat.symbols import SymbolParser
+from handlers.webhook.wiring import build_webhooks
 
 log = logging.getLogger(__name__)
 EXPIRY_SWEEP_SECONDS = 30.0
@@ -103,6 +106,7 @@ class App:
         clock: Callable[[], float] = time.time,
         persistent: bool = True,
         caps: MarketCapSource | None = None,
+        webhook_resolver: AbstractResolver | None = None,
     ) -> None:
         self.settings = settings
         # redis-py types replies for both decode modes; decode_responses=True gives str.
@@ -154,7 +158,14 @@ class App:
             claim_idle_ms=int(settings.delivery_claim_idle_seconds * 1000),
             telemetry=self.metrics,
             clock=clock,
+            fanout=WebhookFanout(redis, self.keys),
         )
+        self.webhook = build_webhooks(
+            redis, self.keys, self.worker.dead, resolver=webhook_resolver, clock=clock,
+            allow_private=settings.webhook_allow_private, allow_http=settings.webhook_allow_http,
+            exchange=settings.exchange,
+            claim_idle_ms=int(settings.delivery_claim_idle_seconds * 1000),
+        )  # fmt: skip
         self.services = Services(
             universe=universe,
             freshness=freshness,
@@ -170,6 +181,7 @@ class App:
             clock=clock,
             admin_ids=frozenset(settings.admin_chat_ids),
             charts=ChartCache(self.store, on_render=self.metrics.chart_renders.inc),
+            webhooks=self.webhook.service,
             migrate_chat=self.worker.outcomes.migration.move,
         )
         self.digests = DigestScheduler(redis, self.keys, DigestNotices(self.services), clock=clock)
@@ -341,6 +353,8 @@ class App:
             lease = asyncio.create_task(self.lease.run(self.leader_duties), name="lease")
             self._tasks.append(lease)
         self._tasks.append(asyncio.create_task(self._gauges_loop(), name="gauges"))
+        # Every replica sends webhooks, like chat jobs: the consumer group shares them out.
+        self._tasks.append(asyncio.create_task(self.webhook.worker.run(), name="webhooks"))
         # Every replica runs the digest scheduler: claims are atomic, one sends each digest.
         self._tasks.append(asyncio.create_task(self.digests.run(), name="digests"))
 

@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     admin_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     target_reference: Literal["r2k_record", "fixed"] = "r2k_record"
     target_reference_prices: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
+    webhook_allow_private: bool = False  # lift the webhook address rule (self-hosters, tests)
+    webhook_allow_http: bool = False  # accept http:// webhook URLs
 
     @field_validator(
         "coins", "exchange_fallbacks", "allowed_chat_ids", "admin_chat_ids", mode="before"

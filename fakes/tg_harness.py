@@ -124,6 +124,7 @@ async def telegram_app(
     http: bool = False,
     webhook: bool = False,
     remote: tuple[str, str] | None = None,
+    webhook_resolver: Any = None,
     **overrides: Any,
 ) -> AsyncIterator[Harness]:
     """Start the fakes and a real App (Telegram on, leader duties off: tests poll).
@@ -131,6 +132,7 @@ async def telegram_app(
     `webhook=True` serves HTTP on a free port and sets TELEGRAM_WEBHOOK_URL to it.
     `remote=(url, token)` uses a Bot API served elsewhere (e.g. a fake in another
     process); `Harness.tg` is then a placeholder that must not be used.
+    `webhook_resolver` stands in for DNS (an aiohttp resolver) for webhook sends.
     """
     fakes: list[Any] = [FakeBinance(), FakeYahoo()]
     if remote is None:
@@ -154,7 +156,8 @@ async def telegram_app(
     }
     settings = Settings(_env_file=None, **options)  # type: ignore[call-arg]
     exchange = CcxtExchange("binance", api_url=binance.url)
-    app = App(settings, redis, exchange, YahooIndexFeed(yahoo.url), clock=clock)
+    index = YahooIndexFeed(yahoo.url)
+    app = App(settings, redis, exchange, index, clock=clock, webhook_resolver=webhook_resolver)
     try:
         await app.start(poll=False, http=http)
         await app.poller.run_exchange_once()

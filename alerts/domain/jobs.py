@@ -37,6 +37,11 @@ class JobField(StrEnum):
     BODY = "body"
     BUTTONS = "buttons"  # `Notice.buttons_field`
     DUE = "due"  # a digest's scheduled time
+    HOOK = "wh"  # webhook jobs: the webhook's id
+    HOOK_URL = "wurl"  # webhook jobs: the URL it goes to (checked again at send)
+    HOOK_EVENT = "wev"  # webhook jobs: the event id, the same across retries
+    HOOK_TYPE = "wt"  # webhook jobs: alert, signal or test
+    ATTEMPT = "n"  # webhook jobs: which attempt this copy of the job is
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +58,9 @@ DIGEST = OutboxClass("digest", 1, 100)
 # ~1 s of Telegram's budget: enough to keep it busy, never thousands ahead in memory
 BROADCAST = OutboxClass("broadcast", 2, 32)
 CLASSES = (PERSONAL, DIGEST, BROADCAST)
+# Webhook jobs have their own stream and worker (handlers/webhook), never a chat lane:
+# `read_ahead` is the most webhook requests one worker holds (its budget).
+WEBHOOK = OutboxClass("webhook", 3, 64)
 
 
 @dataclass(frozen=True, slots=True)

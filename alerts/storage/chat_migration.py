@@ -3,7 +3,7 @@
 Telegram gives an upgraded group a new id and answers every send to the old one with
 `migrate_to_chat_id`. Without a move, the group's alerts would keep firing at the old
 id while nobody there can list or delete them. One script moves alerts, subscriptions,
-watchlist, digest schedule and paused mark together, so no reader sees half a move.
+watchlist, digest schedule, paused mark and webhooks together, so no reader sees half a move.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ class ChatMigration:
             k.chat(old), k.chat(new), k.subscriptions(old), k.subscriptions(new),
             k.watchlist(old), k.watchlist(new), k.watchers, k.digest_config, k.digest_due,
             k.paused(old), k.paused(new), k.chat_symbols(old), k.chat_symbols(new),
+            k.webhooks(old), k.webhooks(new),
         ]  # fmt: skip
         args = [old, new, k.bucket_prefix, RECORDS_PER_BUCKET, k.subscribers_prefix]
         return int(await self._move(keys=keys, args=args))

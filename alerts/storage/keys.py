@@ -65,6 +65,15 @@ several deployments can share one Redis. Types and lifetimes:
 | P:budget:{TOK}:all[:paid]         | string | a token's overall send budget (GCRA), TTL ≈ 1 s |
 | P:budget:{TOK}:chat:CHAT          | string | a token's send spacing to one chat, TTL ≤ 3.1 s |
 | P:budget:{TOK}:pause              | string | after a 429: every replica waits out its PTTL |
+| P:wh:CHAT                         | hash   | a chat's webhooks (at most 3): field ID -> JSON |
+|                                   |        | {url, secret, signals, created}; `ID:fail` the   |
+|                                   |        | consecutive failures, `ID:off` why it is disabled |
+| P:whseq                           | string | webhook id counter (ids are never reused) |
+| P:whf:JOB                         | string | webhook fan-out mark of an outbox job, TTL 7 days |
+| P:outbox:webhook                  | stream | webhook jobs; its own `delivery` group (group |
+|                                   |        | names are per stream), read by the webhook worker |
+| P:whretry                         | zset   | webhook jobs waiting out their backoff: JSON |
+|                                   |        | fields by due time (survives restarts) |
 
 TOK is `token_id(token)`, a hash: a bot token never appears in a key name.
 
@@ -112,6 +121,7 @@ DEAD_LETTER_TTL_SECONDS = 7 * 86400
 DEAD_LETTER_MAXLEN = 50_000
 
 MCAP_FEED = "mcap"  # the market-cap feed's name in P:feed:NAME
+WEBHOOK_FANOUT_TTL_SECONDS = SENT_MARK_TTL_SECONDS  # outlives any re-read of the job
 
 BUDGET_OVERALL = "all"
 BUDGET_OVERALL_PAID = "all:paid"  # paid broadcasts (TELEGRAM_PAID_BROADCAST) spend this one
@@ -348,6 +358,32 @@ class Keys:
 
     def chart_rate(self, chat: str) -> str:
         return f"{self.prefix}:chartrate:{chat}"
+
+    def webhooks(self, chat: str) -> str:
+        return f"{self.prefix}:wh:{chat}"
+
+    @property
+    def webhooks_prefix(self) -> str:
+        """`webhooks` without the chat (the fan-out script appends chats)."""
+        return f"{self.prefix}:wh:"
+
+    @property
+    def webhook_seq(self) -> str:
+        return f"{self.prefix}:whseq"
+
+    @property
+    def webhook_fanout_prefix(self) -> str:
+        """Fan-out marks: the script appends the outbox job's mark id."""
+        return f"{self.prefix}:whf:"
+
+    @property
+    def outbox_webhook(self) -> str:
+        return f"{self.prefix}:outbox:webhook"
+
+    @property
+    def webhook_retry(self) -> str:
+        return f"{self.prefix}:whretry"
+
     def budget(self, token_hash: str, name: str) -> str:
         """A send-budget key of one bot token (`token_id`); `{TOK}` keeps them in one slot."""
         return f"{self.prefix}:budget:{{{token_hash}}}:{name}"

@@ -26,7 +26,7 @@ import os
 import socket
 import time
 from collections import defaultdict
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,6 +91,7 @@ class DeliveryWorker:
         clock: Callable[[], float] = time.time,
         coalesce: dict[str, Coalesce] | None = None,
         retry_backoff: tuple[float, ...] = RETRY_BACKOFF,
+        fanout: Callable[[list[Job]], Awaitable[int]] | None = None,
     ) -> None:
         # redis-py annotates replies as bytes | str; with decode_responses=True they are str.
         self.redis: Any = redis
@@ -102,6 +103,8 @@ class DeliveryWorker:
         self.clock = clock
         self.concurrency = concurrency
         self.retry_backoff = retry_backoff
+        # webhook fan-out of every job read (idempotent per job: alerts/storage/webhooks.py)
+        self.fanout = fanout
         self.streams = [_Stream(cls, stream_of(keys, cls)) for cls in CLASSES]
         self.outcomes = ChatDelivery(self.redis, keys, deliver, telemetry, clock)
         self.dead = self.outcomes.dead
@@ -196,6 +199,8 @@ class DeliveryWorker:
                 )
         if not jobs:
             return 0
+        if self.fanout is not None:  # before the chat send: a failed send changes nothing
+            await self.fanout(jobs)
         marks = await self.redis.mget([self.keys.sent(job.mark_id) for job in jobs])
         done = [job.job_id for job, mark in zip(jobs, marks, strict=True) if mark]
         if done:  # sent before a crash, acked by nobody: ack now, never send twice

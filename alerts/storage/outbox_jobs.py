@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from alerts.domain.jobs import DIGEST, PERSONAL, Job, OutboxClass
+from alerts.domain.jobs import DIGEST, PERSONAL, WEBHOOK, Job, OutboxClass
 from alerts.storage.keys import Keys
 
 
 def stream_of(keys: Keys, cls: OutboxClass) -> str:
     """The stream of a class; personal keeps `P:outbox`, which the Lua scripts write."""
-    return {PERSONAL: keys.outbox, DIGEST: keys.outbox_digest}.get(cls, keys.outbox_broadcast)
+    named = {PERSONAL: keys.outbox, DIGEST: keys.outbox_digest, WEBHOOK: keys.outbox_webhook}
+    return named.get(cls, keys.outbox_broadcast)
 
 
 @dataclass(frozen=True, slots=True)

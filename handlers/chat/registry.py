@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from alerts.domain.chat import Admission
-from handlers.chat.commands import admin, alerts, charts, digest, market, signals, watch
+from handlers.chat.commands import admin, alerts, charts, digest, market, signals, watch, webhook
 from handlers.chat.core import CommandCore, CommandSpec, Router
 from handlers.chat.reply import Request
 from handlers.chat.services import Services
@@ -20,6 +20,7 @@ def routers() -> list[Router]:
         digest.router,
         signals.router,
         charts.router,
+        webhook.router,
         admin.router,
     ]
 

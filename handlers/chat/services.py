@@ -21,6 +21,7 @@ from alerts.storage.watchlists import Watchlists
 from alerts.usecases.alerts import AlertService
 from alerts.usecases.market import MarketView
 from alerts.usecases.stats import BotStats
+from alerts.usecases.webhooks import WebhookService
 from handlers.chat.reply import Request
 from handlers.chat.symbols import SymbolParser
 
@@ -42,6 +43,7 @@ class Services:
     bars: TickerSource  # `fetch_bars` for /chart SYMBOL 1h (the exchange, or the replay)
     clock: Callable[[], float]
     charts: ChartCache
+    webhooks: WebhookService
     # a chat got a new id (group → supergroup): moves its state, returns alerts moved
     migrate_chat: Callable[[str, str], Awaitable[int]]
     admin_ids: frozenset[int] = frozenset()

@@ -35,6 +35,7 @@ SIGNAL_CHOICES = [Choice(name="all signals", value="all")] + [
     Choice(name=cut(f"{name}: {what}", 100), value=name) for name, what in SIGNALS.items()
 ]
 RANGE_CHOICES = [Choice(name=r, value=r) for r in RANGES]
+WEBHOOK_ACTIONS = [Choice(name=a, value=a) for a in ("add", "list", "remove", "test")]
 
 
 def register_commands(tree: app_commands.CommandTree[Any], t: DiscordTransport) -> None:
@@ -85,6 +86,25 @@ def register_commands(tree: app_commands.CommandTree[Any], t: DiscordTransport) 
     @app_commands.describe(id="The alert's number (see /alerts), or all")
     async def delete(interaction: discord.Interaction, id: str) -> None:
         await t.run(interaction, f"/delete {id}", personal=True)
+
+    @tree.command(name="webhook", description=summary("webhook", "Your webhooks"))
+    @app_commands.describe(
+        action="add, list, remove or test",
+        url="https URL to add",
+        signals="Send signals too, not only alerts (add)",
+        number="Which webhook to remove (see list)",
+    )
+    @app_commands.choices(action=WEBHOOK_ACTIONS)
+    async def webhook(
+        interaction: discord.Interaction,
+        action: Choice[str],
+        url: str | None = None,
+        signals: bool = False,
+        number: int | None = None,
+    ) -> None:
+        parts = ["/webhook", action.value, url or "", "signals" if signals else ""]
+        parts.append(str(number) if number is not None and action.value == "remove" else "")
+        await t.run(interaction, " ".join(p for p in parts if p), personal=True)
 
     @tree.command(name="chart", description=summary("chart", "A price chart"))
     @app_commands.describe(symbol="Coin (e.g. LINK), R2K or regime", range="Time range")

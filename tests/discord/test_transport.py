@@ -60,7 +60,7 @@ async def test_commands_registered_with_options_and_choices(
 ) -> None:
     names = {c["name"] for c in fake.commands[GUILD]}
     assert names == {"coin", "regime", "alert", "alerts", "delete", "chart", "help",
-                     "subscribe", "unsubscribe", "start"}
+                     "subscribe", "unsubscribe", "start", "webhook"}
     assert fake.global_commands == []  # DISCORD_GUILD_ID: guild sync only
     alert = fake.command("alert", GUILD)
     assert alert is not None

@@ -1,19 +1,20 @@
 -- Move everything a chat owns from its old id to its new one (a Telegram group upgraded
 -- to a supergroup), in one atomic step: the alert records' chat field and the chat's
 -- alert set, subscriptions (both directions), watchlist (watcher counts stay right), the
--- digest schedule, the per-chat symbol counts and the paused mark. Safe to run twice:
+-- digest schedule, the per-chat symbol counts, the paused mark and the webhooks (when the
+-- new chat has none of its own). Safe to run twice:
 -- the second run finds nothing. Every key type is checked before the first write.
 -- KEYS: 1 old alert set, 2 new alert set, 3 old subscriptions, 4 new subscriptions,
 --       5 old watchlist, 6 new watchlist, 7 watchers hash, 8 digest config hash,
 --       9 digest due zset, 10 old paused mark, 11 new paused mark,
---       12 old chat-symbol counts, 13 new chat-symbol counts
+--       12 old chat-symbol counts, 13 new chat-symbol counts, 14 old webhooks, 15 new webhooks
 -- ARGV: 1 old chat, 2 new chat, 3 record bucket prefix, 4 records per bucket,
 --       5 subscribers key prefix
 -- Returns the number of alerts moved.
 assert_types({{KEYS[1], 'set'}, {KEYS[2], 'set'}, {KEYS[3], 'set'}, {KEYS[4], 'set'},
               {KEYS[5], 'set'}, {KEYS[6], 'set'}, {KEYS[7], 'hash'}, {KEYS[8], 'hash'},
               {KEYS[9], 'zset'}, {KEYS[10], 'string'}, {KEYS[11], 'string'},
-              {KEYS[12], 'hash'}, {KEYS[13], 'hash'}})
+              {KEYS[12], 'hash'}, {KEYS[13], 'hash'}, {KEYS[14], 'hash'}, {KEYS[15], 'hash'}})
 local old, new = ARGV[1], ARGV[2]
 local C = {bucket = ARGV[3], per_bucket = tonumber(ARGV[4])}
 local ids = redis.call('SMEMBERS', KEYS[1])
@@ -53,6 +54,9 @@ end
 local counts = redis.call('HGETALL', KEYS[12])
 for i = 1, #counts, 2 do redis.call('HINCRBY', KEYS[13], counts[i], counts[i + 1]) end
 redis.call('DEL', KEYS[12])
+if redis.call('EXISTS', KEYS[14]) == 1 and redis.call('EXISTS', KEYS[15]) == 0 then
+  redis.call('RENAME', KEYS[14], KEYS[15])
+end
 local reason = redis.call('GET', KEYS[10])
 if reason then
   redis.call('SET', KEYS[11], reason)
