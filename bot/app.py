@@ -20,7 +20,6 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from alerts.domain.delivery import DISCORD, TELEGRAM, TELEGRAM_PAID_BROADCAST
 from alerts.domain.freshness import FeedFreshness, Freshness
 from alerts.domain.market import DailyClose, IndexSource, MarketCapSource, TickBatch, TickerSource
 from alerts.storage.chart_cache import ChartCache
@@ -34,7 +33,6 @@ from alerts.storage.market_store import MarketStore
 from alerts.storage.migrate import migrate
 from alerts.storage.outbox import DeliveryWorker
 from alerts.storage.scripts import BadRecords
-from alerts.storage.send_budget import SendBudget
 from alerts.storage.subscriptions import Subscriptions
 from alerts.storage.watchlists import Watchlists
 from alerts.storage.webhooks import WebhookFanout
@@ -51,6 +49,7 @@ from bot.health import HealthServer
 from bot.metrics import Metrics
 from bot.sources import build_feed
 from bot.throttle import SpacedRunner
+from bot.transports import start_discord, start_telegram
 from handlers.chat.commands.digest import DigestNotices
 from handlers.chat.dispatch import Dispatcher
 from handlers.chat.registry import build_core
@@ -304,49 +303,11 @@ class App:
                 "after %.1f s", prices.interval, prices.throttle, prices.period, prices.max_age,
             )  # fmt: skip
         if telegram and self.settings.telegram_bot_token is not None:
-            from handlers.telegram.transport import TelegramTransport
-
-            paid = TELEGRAM_PAID_BROADCAST if self.settings.telegram_paid_broadcast else None
-            self.telegram = TelegramTransport(
-                self.core,
-                self.settings.telegram_bot_token.get_secret_value(),
-                self.settings.telegram_api_url,
-                allowed_chats=self.settings.allowed_chat_ids,
-                admin_chats=self.settings.admin_chat_ids,
-                webhook_url=self.settings.telegram_webhook_url,
-                budget=SendBudget(
-                    self.redis, self.keys, self.settings.telegram_bot_token.get_secret_value(),
-                    TELEGRAM, paid_broadcast=paid,
-                ),
-                paid_broadcast=self.settings.telegram_paid_broadcast,
-            )
-            if http:  # webhook mode (TELEGRAM_WEBHOOK_URL): a route on HTTP_PORT
-                self.telegram.mount_webhook(self.health.app)
-        if http:
+            self.telegram = await start_telegram(self, poll=poll, http=http)
+        elif http:
             await self.health.start()
-        if self.telegram is not None:
-            # Long polling is a leader duty when leadership runs (one poller per token).
-            await self.telegram.start(polling=not poll)
-            self.dispatch.attach("tg", self.telegram.push)
-            self.worker.coalesce["tg"] = self.telegram.coalesce
-            rate_limited = self.metrics.rate_limited.labels("telegram")
-            self.telegram.limiter.on_retry_after = lambda _seconds: rate_limited.inc()
-        dc_token = self.settings.discord_bot_token
-        if discord and dc_token is not None:
-            from handlers.discord.transport import DiscordTransport
-
-            self.discord = DiscordTransport(
-                self.core,
-                dc_token.get_secret_value(),
-                api_url=self.settings.discord_api_url,
-                gateway_url=self.settings.discord_gateway_url,
-                guild_id=self.settings.discord_guild_id,
-                budget=SendBudget(self.redis, self.keys, dc_token.get_secret_value(), DISCORD),
-            )
-            # Like Telegram polling, the gateway (which receives slash commands) is a
-            # leader duty when leadership runs; every replica can push over REST.
-            await self.discord.start(connect=not poll)
-            self.dispatch.attach("dc", self.discord.push)
+        if discord and self.settings.discord_bot_token is not None:
+            self.discord = await start_discord(self, poll=poll)
         await self.worker.ensure_group()
         self._worker_task = asyncio.create_task(self.worker.run(), name="delivery")
         if poll:
