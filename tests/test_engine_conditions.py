@@ -167,3 +167,15 @@ async def test_multi_condition_matches_naive_oracle(
         got += await engine.evaluate(SYM, "price", a[step], t, t)
         got += await engine.evaluate(SYM, RSI, b[step] * 10, t + 1, t + 1)
     assert got == oracle(levels, ways, a, [v for v in b], repeat)
+
+
+async def test_a_leg_at_exactly_the_old_value_stops_holding(redis: Redis, keys: Keys) -> None:
+    """Found by the oracle: price 1 -> 3 makes `below 3` hold; 3 -> 4 must end it."""
+    engine = Engine(redis, keys)
+    await engine.create(condition_alert(1, "below 3 and rsi14 1h above 25"), quota=50)
+    await engine.evaluate(SYM, "price", 1.0, 1, 1)
+    await engine.evaluate(SYM, RSI, 10.0, 1, 1)
+    await engine.evaluate(SYM, "price", 3.0, 2, 2)
+    assert await engine.evaluate(SYM, "price", 4.0, 3, 3) == 0
+    assert await engine.evaluate(SYM, RSI, 30.0, 3, 3) == 0  # price leg no longer holds
+    assert (await redis.hgetall(keys.leg_state(1)))["1"] == "0"

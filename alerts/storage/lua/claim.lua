@@ -14,6 +14,7 @@ assert_types({{KEYS[1], 'hash'}, {KEYS[2], 'zset'}, {KEYS[3], 'zset'}, {KEYS[4],
 local C = context(KEYS[6], KEYS[7], KEYS[8])
 
 -- Legs with a level in the range, with whether each holds at value `v` (reads only).
+-- The range includes both ends: a leg at exactly the old value can stop holding.
 local function read_legs(key, from, to, v, C, bad)
   local raw, out = redis.call('ZRANGEBYSCORE', key, from, to, 'WITHSCORES'), {}
   for i = 1, #raw, 2 do
@@ -86,7 +87,8 @@ end
 -- Legs crossed by the move (every leg on a first value) and the alerts they may complete.
 local legs, ready = {}, {}
 if not prevs then legs = read_legs(KEYS[9], '-inf', '+inf', v, C, bad)
-elseif lo then legs = read_legs(KEYS[9], lo, hi, v, C, bad) end
+elseif v > tonumber(prevs) then legs = read_legs(KEYS[9], prevs, vs, v, C, bad)
+elseif v < tonumber(prevs) then legs = read_legs(KEYS[9], vs, prevs, v, C, bad) end
 if prevs then ready = completed(legs, now, C, bad) end
 
 -- Write phase.
