@@ -11,7 +11,7 @@ async def test_tiny_conditions_bench_evaluates_every_series_and_cleans_up(redis:
     config = conditions_bench.Config(alerts=600, closes=4)
     section = await conditions_bench.run(redis, config)
     assert section["alerts"] == 600
-    assert 25 <= section["series"] <= 5 * 5 * 8  # coins x timeframes x series shapes
+    assert 25 <= section["series"] <= 5 * 5 * 32  # coins x timeframes x series shapes
     assert section["bar_closes"] == section["series"] * 4
     assert section["fired"] <= section["alerts"]
     assert all(isinstance(t["pass"], bool) for t in section["targets"].values())
