@@ -32,6 +32,7 @@ from alerts.storage.engine import Engine
 from alerts.storage.keys import Keys
 from alerts.usecases.alerts import AlertService
 from bench.population import MARKETS, Population, load, reserve_ids
+from bench.redis_memory import delete_prefix
 from bench.redis_server import run_with_redis
 from bench.results import check, machine_facts, merge_keys, percentile, table
 from bot.feeds.indicators import values_at
@@ -158,7 +159,7 @@ async def run(redis: Redis, config: Config) -> dict[str, Any]:
     naive_ms = (time.perf_counter() - start) * 1000
     mass_ms = await mass_fire(engine, pop, await reserve_ids(engine, MASS_FIRE))
     compute_ms = compute_per_series([key for _, key in series])
-    await drop(redis, keys)
+    await delete_prefix(redis, keys)
     p50, p99 = percentile(timings, 50), percentile(timings, 99)
     result: dict[str, Any] = {
         "alerts": loaded.created,
@@ -218,17 +219,6 @@ async def mass_fire(engine: Engine, pop: Population, first: int) -> float:
     if fired != MASS_FIRE:
         raise RuntimeError(f"mass fire claimed {fired} of {MASS_FIRE}")
     return elapsed
-
-
-async def drop(redis: Redis, keys: Keys) -> None:
-    batch: list[str] = []
-    async for key in redis.scan_iter(f"{keys.prefix}:*", count=1000):
-        batch.append(key)
-        if len(batch) >= 1000:
-            await redis.unlink(*batch)
-            batch.clear()
-    if batch:
-        await redis.unlink(*batch)
 
 
 def report(result: dict[str, Any]) -> str:
