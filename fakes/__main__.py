@@ -125,6 +125,7 @@ async def main(argv: list[str] | None = None) -> None:
     opts = ap.parse_args(argv)
 
     bn = FakeBinance(port=opts.port_binance, history_days=opts.days, seed=opts.seed)
+    bn.seed_bars(intervals=("5m", "15m", "1h", "4h"))  # indicator alerts; 1d: the daily klines
     yh = FakeYahoo(port=opts.port_yahoo)
     yh.set_history("^RUT", generate_index_history(end_s=int(time.time()), seed=opts.seed + 2000))
     tg = FakeTelegram(opts.token, port=opts.port_telegram, enforce_limits=opts.enforce_limits)

@@ -59,11 +59,11 @@ class KlineBook:
         row[3] = min(row[3], low or close, close)
         row[4] = close
 
-    def seed_bars(self, count: int = 600) -> None:
-        """Every market on every alert timeframe (5m 15m 1h 4h 1d): `count` deterministic
-        bars ending with the forming bar at the current price."""
+    def seed_bars(self, count: int = 600, intervals: tuple[str, ...] = BAR_INTERVALS) -> None:
+        """Every market on each alert timeframe (default 5m 15m 1h 4h 1d): `count`
+        deterministic bars ending with the forming bar at the current price."""
         for i, (mid, t) in enumerate(sorted(self.tickers.items())):
-            for j, interval in enumerate(BAR_INTERVALS):
+            for j, interval in enumerate(intervals):
                 rng_seed = self._seed * 1000 + i * 10 + j
                 closes = random_closes(t.last, count, seed=rng_seed)
                 self.set_bars(mid, interval, closes)

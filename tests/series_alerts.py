@@ -13,8 +13,9 @@ from alerts.storage.keys import Keys
 
 
 async def watch_series(redis: Redis, keys: Keys, symbol: str, series: list[str]) -> None:
-    """Store an alert on each series (`rsi14@1h` -> `rsi14 1h above 99`, spreads above 1e9:
-    never fires) and register the series, as `AlertService.create` does."""
+    """Store a repeat alert on each series (`rsi14@1h` -> `rsi14 1h above 99`, crosses of
+    two lines at 0) and register the series, as `AlertService.create` does: a repeat alert
+    stays stored after firing, so the series stays in use."""
     engine = Engine(redis, keys)
     for key in series:
         level = 99.0 if key.startswith("rsi") else 1e9
@@ -23,7 +24,7 @@ async def watch_series(redis: Redis, keys: Keys, symbol: str, series: list[str])
         [c] = spec.conditions
         alert = Alert(
             id=await engine.next_id(), chat="tg:series", symbol=symbol,
-            kind=AlertKind.CONDITION_UP, level=c.level, ref=1.0, created=0,
+            kind=AlertKind.CONDITION_UP, level=c.level, ref=1.0, created=0, cooldown=60,
             cond=spec.condition_words,
         )  # fmt: skip
         await BarSeriesRegistry(redis, keys).register(symbol, [c.series])

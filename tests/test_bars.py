@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import time
 from collections.abc import AsyncIterator
 
 import numpy as np
@@ -18,8 +19,10 @@ from redis.asyncio import Redis
 
 from alerts.domain.indicators import BarSeries, Timeframe
 from alerts.domain.market import BarValues, FeedUnavailable, RateLimited, TickBatch, Ticker
+from alerts.storage.engine import Engine
 from alerts.storage.keys import Keys
 from alerts.storage.market_store import MarketStore
+from alerts.usecases.evaluation import Evaluation
 from bot.feeds.bars import FEED_NAME, SETTLE_SECONDS, BarFeed
 from bot.feeds.exchange import CcxtExchange
 from fakes.binance import FakeBinance
@@ -103,8 +106,10 @@ class Run:
 
     def new_feed(self) -> BarFeed:
         """A new instance: what a restart (or another replica taking over) builds."""
-        self.feed = BarFeed(self.exchange, self.store, lambda: [SYM], on_values=[self.collect],
-                            intrabar_seconds=10)
+        evaluation = Evaluation(Engine(self.redis, self.keys), self.redis, self.keys, time.time)
+        self.feed = BarFeed(self.exchange, self.store, lambda: [SYM],
+                            on_values=[self.collect, evaluation.on_bar_values],
+                            intrabar_seconds=10)  # fmt: skip
         return self.feed
 
     async def collect(self, values: BarValues) -> None:
@@ -299,3 +304,15 @@ async def test_the_app_runs_the_feed_over_the_demo_replay(redis: Redis, prefix: 
         assert seen[-1].intrabar and set(seen[-1].values) == {"rsi14@1h~"}
     finally:
         await app.stop()
+
+
+async def test_a_series_added_mid_bar_gets_its_baseline_at_once(
+    binance: FakeBinance, run: Run
+) -> None:
+    binance.set_bars(SYM, "1h", walk(300, seed=9))
+    await run.use("rsi14@1h")
+    assert [set(v.values) for v in await run.at(T0 + 30)] == [{"rsi14@1h"}]
+    await run.use("ema9-ema21@1h")  # a new alert, half way through the next bar
+    (baseline,) = await run.at(T0 + 1800)
+    assert baseline.bar_close_ts == T0 and set(baseline.values) == {"ema9-ema21@1h"}
+    assert await run.at(T0 + 1900) == []  # once: the engine has its value now

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 import uuid
 
 from hypothesis import HealthCheck, given, settings
@@ -18,8 +19,10 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from alerts.domain.market import BarValues
+from alerts.storage.engine import Engine
 from alerts.storage.keys import Keys
 from alerts.storage.market_store import MarketStore
+from alerts.usecases.evaluation import Evaluation
 from bot.feeds.bars import BarFeed
 from bot.feeds.exchange import CcxtExchange
 from fakes.binance import FakeBinance
@@ -57,8 +60,9 @@ async def run_path(
         seen.append(values)
 
     def new_feed() -> BarFeed:
-        return BarFeed(ex, MarketStore(client, keys), lambda: [SYM], on_values=[collect],
-                       intrabar_seconds=10)
+        evaluation = Evaluation(Engine(client, keys), client, keys, time.time)
+        return BarFeed(ex, MarketStore(client, keys), lambda: [SYM],
+                       on_values=[collect, evaluation.on_bar_values], intrabar_seconds=10)
 
     try:
         await ex.load([SYM])

@@ -29,7 +29,7 @@ async def test_indicator_alert_is_confirmed_with_when_it_is_checked(app: App) ->
     assert reply.title.startswith("✅") and "rsi14 1h above 70 (on 1h close)" in reply.title
     text = "\n".join(reply.lines)
     assert "at a bar close (a wick inside the bar does not count)" in text
-    assert "no value yet; the first one comes with the next 1h bar close" in text
+    assert "no value yet; it comes within a minute, from the last closed 1h bar" in text
     listed = await ask(app, "/alerts")
     assert any("rsi14 1h above 70" in line for line in listed.lines)
 

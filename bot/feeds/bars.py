@@ -138,6 +138,10 @@ class BarFeed:
         for state in (self._closed, self._done, self._retry_at):
             for pair in [p for p in state if p not in in_use]:
                 del state[pair]
+        for symbol, by_tf in found.items():  # a new series: fetch now for its first value
+            for tf, added in by_tf.items():
+                if set(added) - set(self._series.get(symbol, {}).get(tf, [])):
+                    self._done.pop((symbol, tf), None)
         self._series = found
 
     async def _advance(
@@ -157,25 +161,42 @@ class BarFeed:
     async def _emit_closes(
         self, symbol: str, tf: Timeframe, series: list[BarSeries], closed: list[Candle]
     ) -> None:
-        """Every closed bar after the cursor, oldest first (only the newest on a first run)."""
+        """Every closed bar after the cursor, oldest first (only the newest on a first run).
+
+        With nothing new, series never evaluated (no last value in the engine's
+        `P:last:{SYM}`: just added) get the cursor's bar now, as the baseline a later
+        close is compared with, instead of waiting for the next close."""
         span = tf.seconds
         key = self.keys.bar_cursor(symbol)
         raw = await self.redis.hget(key, tf.value)
         cursor = int(raw) if raw is not None else closed[-1].ts  # first run: newest bar only
         start = max(len(closed) - self.replay_bars, 0)
         if closed[start].ts > cursor:
-            log.warning("%s %s: bars closed after %d are beyond the replay window; skipped",
-                        symbol, tf.value, cursor)
-        for i in range(start, len(closed)):
-            close_ts = closed[i].ts + span
-            if close_ts <= cursor:
-                continue
-            values = values_at(series, closed[: i + 1], span)
-            if values:
-                event = BarValues(symbol, close_ts, values)
-                for listener in self.listeners:
-                    await listener(event)
-            await self.redis.hset(key, tf.value, close_ts)
+            log.warning(
+                "%s %s: bars closed after %d are beyond the replay window; skipped",
+                symbol,
+                tf.value,
+                cursor,
+            )
+        fresh = [i for i in range(start, len(closed)) if closed[i].ts + span > cursor]
+        for i in fresh:
+            await self._emit(symbol, series, closed[: i + 1], span)
+            await self.redis.hset(key, tf.value, closed[i].ts + span)
+        if not fresh and closed[-1].ts + span == cursor:  # the cursor's bar, for new series
+            known = await self.redis.hmget(self.keys.last(symbol), [s.key for s in series])
+            new = [s for s, value in zip(series, known, strict=True) if value is None]
+            if new:
+                await self._emit(symbol, new, closed, span)
+
+    async def _emit(
+        self, symbol: str, series: list[BarSeries], bars: list[Candle], span: int
+    ) -> None:
+        """The series' values on the last of `bars` to the listeners (none: nothing)."""
+        values = values_at(series, bars, span)
+        if values:
+            event = BarValues(symbol, bars[-1].ts + span, values)
+            for listener in self.listeners:
+                await listener(event)
 
     async def on_batch(self, batch: TickBatch) -> None:
         """Intrabar series on accepted ticks (a `Poller` listener)."""

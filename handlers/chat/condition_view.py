@@ -72,9 +72,11 @@ def now_lines(current: tuple[tuple[Condition, float | None], ...]) -> list[str]:
     for condition, value in current:
         bars = condition.bar_series
         if value is None and bars is not None:
-            first = "tick" if bars.intrabar else f"{bars.timeframe.value} bar close"
+            source = (
+                "the next tick" if bars.intrabar else f"the last closed {bars.timeframe.value} bar"
+            )
             lines.append(
-                f"{condition.text}: no value yet; the first one comes with the next {first}."
+                f"{condition.text}: no value yet; it comes within a minute, from {source}."
             )
         elif value is None:
             lines.append(f"{condition.text}: no value yet (it needs the next data refresh).")
