@@ -92,7 +92,7 @@ def fired_line(alert: Alert, value: float | None, at: float, tick_ts: float) -> 
     verb = "now holds" if len(conditions) > 1 else "crossed"
     single = value_text(conditions[0], value) if len(conditions) == 1 else ""
     moment = f"at {fmt.when(at)}"
-    if bars and not bars[0].intrabar and tick_ts:
+    if len(conditions) == 1 and bars and not bars[0].intrabar and tick_ts:
         moment = f"on the bar closing {fmt.when(tick_ts)}"
     value_part = f" — {single}" if single else ""
     return f"#{alert.id} {alert.symbol} {verb}: {phrase(alert)}{value_part} {moment}"
