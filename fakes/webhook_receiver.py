@@ -9,6 +9,7 @@ followed redirects would be seen doing so (`/landed` counts it).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import time
@@ -37,6 +38,9 @@ class WebhookReceiver:
     statuses: list[int] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
     landed: int = 0  # requests that followed a redirect
+    delay: float = 0.0  # seconds each answer takes (to see overlapping requests)
+    in_flight: int = 0
+    max_in_flight: int = 0
     port: int = 0
     _runner: web.AppRunner | None = None
 
@@ -46,6 +50,12 @@ class WebhookReceiver:
 
     async def _hook(self, request: web.Request) -> web.Response:
         body = await request.read()
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(self.delay)
+        finally:
+            self.in_flight -= 1
         self.received.append(Received(request.path, dict(request.headers), body, time.time()))
         status = self.statuses.pop(0) if self.statuses else 200
         if 300 <= status < 400:

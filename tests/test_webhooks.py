@@ -7,6 +7,7 @@ server.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -69,11 +70,12 @@ async def world(redis: Redis, keys: Keys) -> AsyncIterator[World]:
 
 
 async def make_world(
-    redis: Redis, keys: Keys, receiver: WebhookReceiver, names: NameMap, *, allow: bool
-) -> World:
+    redis: Redis, keys: Keys, receiver: WebhookReceiver, names: NameMap, *, allow: bool,
+    consumer: str = "test-consumer",
+) -> World:  # fmt: skip
     sender = WebhookSender(names, allow_private=allow, allow_http=allow)
     webhooks = Webhooks(redis, keys)
-    queue = WebhookQueue(redis, keys, "test-consumer", DeadLetters(redis, keys))
+    queue = WebhookQueue(redis, keys, consumer, DeadLetters(redis, keys))
     await queue.ensure_group()
     worker = WebhookWorker(
         queue, webhooks, sender, exchange="binance", backoff=(0.0, 0.0), failure_limit=50
@@ -265,3 +267,23 @@ def test_bar_time_is_the_bar_close_of_on_close_alerts_only() -> None:
     assert intrabar.bar_time is None
     price = fired_job("2-0", 2, CHAT).payload | {JobField.HOOK_EVENT.value: "a2-0-w1"}
     assert event_of(Job.from_fields("2-0", price), "binance", close).bar_time is None
+
+
+async def test_two_replicas_never_post_to_one_url_at_once(redis: Redis, keys: Keys) -> None:
+    receiver = await WebhookReceiver(delay=0.05).start()
+    names = NameMap({})
+    one = await make_world(redis, keys, receiver, names, allow=True, consumer="replica-1")
+    two = await make_world(redis, keys, receiver, names, allow=True, consumer="replica-2")
+    try:
+        await one.service.add(CHAT, receiver.url + "/both", signals=False)
+        for alert_id in range(20, 32):
+            await one.fire(alert_id)
+        one.worker.read_ahead = two.worker.read_ahead = 1  # both replicas hold jobs at once
+        await asyncio.gather(one.deliver(), two.deliver())
+        assert receiver.max_in_flight == 1  # one request in flight per URL, across replicas
+        ids = receiver.event_ids()
+        assert len(ids) == len(set(ids)) == 12  # every event once
+    finally:
+        await one.worker.sender.close()
+        await two.worker.sender.close()
+        await receiver.stop()

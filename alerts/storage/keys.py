@@ -72,6 +72,8 @@ several deployments can share one Redis. Types and lifetimes:
 | P:whf:JOB                         | string | webhook fan-out mark of an outbox job, TTL 7 days |
 | P:outbox:webhook                  | stream | webhook jobs; its own `delivery` group (group |
 |                                   |        | names are per stream), read by the webhook worker |
+| P:whurl:HASH                      | string | the one request in flight to a webhook URL (any |
+|                                   |        | replica): holder token, PX WEBHOOK_URL_LEASE_MS   |
 | P:whretry                         | zset   | webhook jobs waiting out their backoff: JSON |
 |                                   |        | fields by due time (survives restarts) |
 
@@ -122,6 +124,7 @@ DEAD_LETTER_MAXLEN = 50_000
 
 MCAP_FEED = "mcap"  # the market-cap feed's name in P:feed:NAME
 WEBHOOK_FANOUT_TTL_SECONDS = SENT_MARK_TTL_SECONDS  # outlives any re-read of the job
+WEBHOOK_URL_LEASE_MS = 10_000  # > the 3 s send timeout: a dead holder frees the URL after it
 
 BUDGET_OVERALL = "all"
 BUDGET_OVERALL_PAID = "all:paid"  # paid broadcasts (TELEGRAM_PAID_BROADCAST) spend this one
@@ -383,6 +386,10 @@ class Keys:
     @property
     def webhook_retry(self) -> str:
         return f"{self.prefix}:whretry"
+
+    def webhook_url_lease(self, url: str) -> str:
+        """Hashed: a URL may carry a receiver's token in its query string."""
+        return f"{self.prefix}:whurl:{hashlib.sha256(url.encode()).hexdigest()[:24]}"
 
     def budget(self, token_hash: str, name: str) -> str:
         """A send-budget key of one bot token (`token_id`); `{TOK}` keeps them in one slot."""

@@ -10,6 +10,10 @@ back into the stream in one script. A job is therefore always in exactly one pla
 and a restart loses no retry. Sent marks are keyed by event id, so whichever copy of
 a job is read again after a crash, the receiver gets it once (up to the crash window
 between the receiver's answer and the mark, which its event-id check covers).
+
+One request in flight per URL across replicas: a sender holds `P:whurl:HASH` (SET NX
+PX, released by compare-and-delete) while it posts; a job whose URL is busy elsewhere
+waits a second in the retry zset, without counting as an attempt.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from typing import Any
 from redis.exceptions import ResponseError
 
 from alerts.storage.dead_letters import Burial, DeadLetters
-from alerts.storage.keys import OUTBOX_GROUP, SENT_MARK_TTL_SECONDS, Keys
+from alerts.storage.keys import OUTBOX_GROUP, SENT_MARK_TTL_SECONDS, WEBHOOK_URL_LEASE_MS, Keys
+from alerts.storage.leader import RELEASE
 from alerts.storage.outbox_streams import stream_depth, trim_stream
 from alerts.storage.scripts import load_lua
 
@@ -37,6 +42,15 @@ class WebhookQueue:
         self.dead = dead
         self.stream = keys.outbox_webhook
         self._due = redis.register_script(load_lua("webhook_due"))
+        self._release = redis.register_script(RELEASE)
+
+    async def lease_url(self, url: str, token: str) -> bool:
+        """Take the URL's one request in flight (False: another sender holds it)."""
+        key = self.keys.webhook_url_lease(url)
+        return bool(await self.redis.set(key, token, nx=True, px=WEBHOOK_URL_LEASE_MS))
+
+    async def release_url(self, url: str, token: str) -> None:
+        await self._release(keys=[self.keys.webhook_url_lease(url)], args=[token])
 
     async def ensure_group(self) -> None:
         try:

@@ -28,6 +28,7 @@ BACKOFF = (10.0, 20.0, 40.0, 80.0, 160.0, 300.0)  # 610 s: seven attempts over ~
 FAILURE_LIMIT = 50  # failures in a row that disable a webhook
 READ_AHEAD = WEBHOOK.read_ahead
 LOCKS_KEPT = 4096  # per-URL locks remembered before idle ones are dropped
+URL_BUSY_RETRY_SECONDS = 1.0  # another replica is posting to the URL: try again after this
 
 
 def event_of(job: Job, exchange: str, now: float) -> WebhookEvent:
@@ -108,16 +109,24 @@ class WebhookWorker:
             await self.queue.ack(entry_id)
             return
         url = fields.get(JobField.HOOK_URL, "")  # the webhook's URL when the job was written
-        async with self._locks.setdefault(url, asyncio.Lock()):  # one request per URL
+        async with self._locks.setdefault(url, asyncio.Lock()):  # one request per URL here
             # read after the wait: the jobs ahead may have disabled or removed it
             hook = await self.webhooks.get(job.chat, hook_id)
             if hook is None or hook.disabled is not None or hook.url != url:
                 why = "webhook disabled" if hook and hook.disabled else "webhook removed"
                 await self.queue.bury(entry_id, fields, why)
                 return
-            now = self.clock()
-            body = event_of(job, self.exchange, now).body()
-            failure = await self.sender.post(url, body, signed_headers(hook.secret, body, now))
+            token = f"{self.queue.consumer}:{entry_id}"
+            if not await self.queue.lease_url(url, token):  # in flight from another replica
+                await self.queue.retry(entry_id, fields, self.clock() + URL_BUSY_RETRY_SECONDS)
+                return
+            try:
+                now = self.clock()
+                body = event_of(job, self.exchange, now).body()
+                headers = signed_headers(hook.secret, body, now)
+                failure = await self.sender.post(url, body, headers)
+            finally:
+                await self.queue.release_url(url, token)
         if len(self._locks) > LOCKS_KEPT:
             self._locks = {u: lk for u, lk in self._locks.items() if lk.locked()}
         if failure is None:
