@@ -42,6 +42,7 @@ from alerts.usecases.market import MarketView
 from alerts.usecases.signals import SignalDetector, TargetReference
 from alerts.usecases.stats import StatsSource
 from bot.config import Settings
+from bot.feeds.bars import FEED_NAME as BARS_FEED
 from bot.feeds.bars import BarFeed
 from bot.feeds.market_cap import MarketCapFeed
 from bot.feeds.poller import Poller
@@ -272,6 +273,8 @@ class App:
             caps = await self.store.feed_status(MCAP_FEED)
             details["mcap_data_age_s"] = caps.last_ok and round(now - caps.last_ok, 1)
             details["mcap_last_error"] = caps.last_error
+        bars = await self.store.feed_status(BARS_FEED)  # informative: indicator alerts only
+        details["bars_last_error"] = bars.last_error
         depth, pending = await self.worker.depth()
         self.metrics.outbox_depth.set(depth)
         self.metrics.outbox_pending.set(pending)

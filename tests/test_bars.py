@@ -302,6 +302,8 @@ async def test_the_app_runs_the_feed_over_the_demo_replay(redis: Redis, prefix: 
         app.exchange.advance(30)  # type: ignore[attr-defined]
         await app.poller.run_once()  # a new accepted tick: the intrabar series
         assert seen[-1].intrabar and set(seen[-1].values) == {"rsi14@1h~"}
+        _, details = await app.health_check()
+        assert details["bars_last_error"] is None  # shown in /healthz, informative only
     finally:
         await app.stop()
 
