@@ -65,6 +65,9 @@ async def run_demo(
         if app.mcap_feed is not None:
             await app.mcap_feed.refresh_once()  # every 10 minutes live; once here
         console.show("/alert LINK above 9.5", await console.ask("/alert LINK above 9.5") or "")
+        condition = "/alert LINK ema9 1h crosses below ema21"  # an indicator, on bar closes
+        console.show(condition, await console.ask(condition) or "")
+        await app.bars.run_once()  # its first value, from the last closed 1h bar
         console.show("/subscribe", await console.ask("/subscribe") or "")  # signals are pushed
         for step in range(steps + 1):
             if step:
@@ -77,6 +80,7 @@ async def run_demo(
                     news = "volume spikes across the watched coins"
                     print(f"--- poll {step}: {news} ---\n", file=out)
                 await app.poller.run_exchange_once()
+                await app.bars.run_once()
                 await app.signals.run_once()  # the demo drives each loop by hand, once a poll
                 await app.worker.run_once(block_ms=None)
             if step in SHOW_AT or step == steps:

@@ -22,6 +22,7 @@ async def test_demo_without_redis_uses_in_process_store() -> None:
     assert "Regime: risk-on: R2K at record" in text
     assert "the R2K closes at a new record" in text
     assert text.count("crossed above 9.5") == 1
+    assert "ema9 1h crosses below ema21 (on 1h close)" in text  # an indicator alert too
     assert "NOPE/USDT is not a market I know" in text
 
 
