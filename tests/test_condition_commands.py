@@ -40,6 +40,9 @@ async def test_condition_already_true_is_refused(app: App) -> None:
     assert reply.tone == "error" and "already holds" in reply.title
     ok = await ask(app, "/alert LINK rsi14 1h below 70")
     assert ok.title.startswith("✅") and "rsi14 1h below 70: now rsi14 1h 75.0." in ok.lines
+    listed = await ask(app, "/alerts")
+    assert any("rsi14 1h below 70 (on 1h close) — armed; now rsi14 1h 75.0" in line
+               for line in listed.lines)  # fmt: skip
 
 
 async def test_bad_condition_gets_the_wrong_part_named(app: App) -> None:

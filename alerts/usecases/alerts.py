@@ -91,14 +91,20 @@ class AlertService:
         mean = sum(c.quote_volume for c in candles) / len(candles)
         return snap.quote_volume / mean if mean > 0 else None
 
+    async def values_now(
+        self, symbol: str, conditions: tuple[Condition, ...]
+    ) -> tuple[tuple[Condition, float | None], ...]:
+        """Each condition with its series' last evaluated value (None: none yet)."""
+        fields = [c.series for c in conditions]
+        values = await self.redis.hmget(self.keys.last(symbol), fields) if fields else []
+        pairs = zip(conditions, values, strict=True)
+        return tuple((c, float(v) if v is not None else None) for c, v in pairs)
+
     async def current(
         self, symbol: str, spec: AlertSpec
     ) -> tuple[tuple[Condition, float | None], ...]:
-        """Each condition with its series' last evaluated value; refuses one already true."""
-        fields = [c.series for c in spec.conditions]
-        values = await self.redis.hmget(self.keys.last(symbol), fields) if fields else []
-        pairs = zip(spec.conditions, values, strict=True)
-        now = tuple((c, float(v) if v is not None else None) for c, v in pairs)
+        """`values_now` of a new alert's conditions; refuses one already true."""
+        now = await self.values_now(symbol, spec.conditions)
         if now and all(v is not None and c.holds(v) for c, v in now):
             held = " and ".join(c.text for c, _ in now)
             raise UserError(

@@ -26,19 +26,29 @@ def phrase(alert: Alert) -> str:
     return f"{text} (on {'/'.join(t.value for t in frames)} close)"
 
 
-def value_text(condition: Condition, value: float | None) -> str:
-    """A series' value as users read it: `rsi14 1h 71.3`, `ema9 − ema21 +0.0123`."""
-    if value is None:
-        return "no value yet"
-    if condition.series == PRICE:
-        return f"price {fmt.price(value)}"
-    if condition.series == VOLUME:
-        return f"24h volume {value:.2f}× its 30-day mean"
-    if condition.series == MCAP:
-        return f"market cap {fmt.usd_compact(value)}"
+def series_name(condition: Condition) -> str:
+    """What a condition watches, in words: `price`, `market cap`, `ema9 − ema21 1h`."""
+    names = {PRICE: "price", VOLUME: "24h volume", MCAP: "market cap"}
     bars = condition.bar_series
+    if bars is None:
+        return names[condition.series]
+    right = f" − {bars.right.text}" if bars.right else ""
+    return f"{bars.left.text}{right} {bars.timeframe.value}"
+
+
+def value_text(condition: Condition, value: float | None) -> str:
+    """A series' value as users read it: `rsi14 1h 71.3`, `ema9 − ema21 1h +0.0123`."""
+    name = series_name(condition)
+    bars = condition.bar_series
+    if value is None:
+        return f"{name}: no value yet"
+    if condition.series == PRICE:
+        return f"{name} {fmt.price(value)}"
+    if condition.series == VOLUME:
+        return f"{name} {value:.2f}× its 30-day mean"
+    if condition.series == MCAP:
+        return f"{name} {fmt.usd_compact(value)}"
     assert bars is not None
-    name = f"{bars.left.text}{f' − {bars.right.text}' if bars.right else ''} {bars.timeframe.value}"
     if bars.right is None and bars.left.indicator.name is IndicatorName.RSI:
         return f"{name} {value:.1f}"
     return f"{name} {value:+.6g}" if bars.right else f"{name} {fmt.price(value)}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alerts.domain import fmt
 from alerts.domain.alert import Alert, AlertKind, AlertState
 from alerts.domain.errors import UserError
-from alerts.domain.grammar import USAGE, AlertSpec, ParseError, parse_alert_args
+from alerts.domain.grammar import USAGE, AlertSpec, ParseError, conditions_of, parse_alert_args
 from alerts.domain.moves import WINDOW_NAMES
 from alerts.storage.once import AlreadyDone
 from alerts.usecases.alerts import Created
@@ -153,13 +153,20 @@ async def _list(svc: Services, req: Request) -> Reply:
     lines = []
     buttons = []
     for a in alerts:
-        state = "armed" if a.state == AlertState.ARMED else "waiting to re-arm"
+        # a multi-condition alert is never parked: it fires whenever it turns true again
+        armed = a.state == AlertState.ARMED or a.kind is AlertKind.CONDITIONS
+        state = "armed" if armed else "waiting to re-arm"
         last = f", last fired {fmt.when(a.last_fired)}" if a.last_fired else ""
         extra = options_text(a)
         if a.snoozed_until > svc.clock():
             extra += f"{', ' if extra else ''}snoozed until {fmt.when(a.snoozed_until)}"
+        if a.cond:  # what its series read now says more than the price at creation
+            values = await service.values_now(a.symbol, conditions_of(a.cond))
+            ref = "now " + ", ".join(condition_view.value_text(c, v) for c, v in values)
+        else:
+            ref = f"ref {fmt.price(a.ref)}"
         lines.append(
-            f"#{a.id} {a.symbol} {describe(a)} — {state}; ref {fmt.price(a.ref)}, "
+            f"#{a.id} {a.symbol} {describe(a)} — {state}; {ref}, "
             f"created {fmt.when(a.created)}{last}" + (f"; {extra}" if extra else "")
         )
         buttons.append([Button(f"Delete #{a.id}", f"del:{a.id}")])
