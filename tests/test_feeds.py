@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterator
 
+import ccxt
 import pytest
 from redis.asyncio import Redis
 
@@ -12,7 +13,7 @@ from alerts.domain.freshness import Freshness
 from alerts.domain.market import BadData, FeedUnavailable, GeoBlocked, RateLimited, UnknownSymbol
 from alerts.storage.keys import Keys
 from alerts.storage.market_store import MarketStore
-from bot.feeds.exchange import CcxtExchange, ExchangeChain
+from bot.feeds.exchange import CcxtExchange, ExchangeChain, translate_error
 from bot.feeds.index_feed import YahooIndexFeed
 from bot.feeds.poller import Poller
 from fakes.binance import FakeBinance
@@ -191,3 +192,11 @@ async def test_outage_leaves_stale_data_and_backs_off(
     finally:
         await ex.close()
         await feed.close()
+
+
+def test_451_in_a_url_is_not_a_geo_block() -> None:
+    """Found as a flake: the fake's random port was 45183, inside the timed-out URL."""
+    slow = ccxt.RequestTimeout("binance GET http://127.0.0.1:45183/api/v3/ticker/24hr")
+    assert isinstance(translate_error(slow), FeedUnavailable)
+    blocked = ccxt.ExchangeNotAvailable("binance GET http://127.0.0.1:45183/x 451 Unavailable {}")
+    assert isinstance(translate_error(blocked), GeoBlocked)

@@ -62,7 +62,9 @@ def translate_error(exc: BaseException) -> MarketError:
         return exc
     if isinstance(exc, ccxt.BadSymbol):
         return UnknownSymbol("the exchange does not list that market")
-    if "451" in text or "restricted location" in text.lower():
+    # ccxt says "binance GET <url> 451 <reason> <body>": the status is a word of its own
+    # (a port or a symbol id in the URL may contain 451 too)
+    if "451" in text.split() or "restricted location" in text.lower():
         return GeoBlocked("the exchange refuses this location (HTTP 451)")
     if isinstance(exc, ccxt.RateLimitExceeded | ccxt.DDoSProtection):
         return RateLimited("the exchange is rate-limiting us")
