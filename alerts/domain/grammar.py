@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Literal
 
 from alerts.domain.alert import Direction, num
@@ -247,6 +248,10 @@ def _trigger(spec: AlertSpec, intrabar: bool) -> AlertSpec:
     return replace(spec, conditions=moved, intrabar=True, cooldown=cooldown)
 
 
+@lru_cache(maxsize=4096)
 def conditions_of(cond: str) -> tuple[Condition, ...]:
-    """The conditions a record's `cond` words name (`AlertSpec.condition_words`)."""
+    """The conditions a record's `cond` words name (`AlertSpec.condition_words`).
+
+    Cached: records repeat a few canonical texts, and listing, rendering and removing an
+    alert each ask again (the result is an immutable tuple of frozen conditions)."""
     return parse_alert_args(cond.split()).conditions
