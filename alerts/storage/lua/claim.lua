@@ -27,22 +27,34 @@ local function read_legs(key, from, to, v, C, bad)
   return out
 end
 
--- Alerts whose every leg holds now, after a leg of theirs turned true (reads only).
-local function completed(legs, now, C, bad)
-  local turned, mine, out = {}, {}, {}
+-- Each alert's stored leg truths (one read per alert) after the legs' new truths, the
+-- legs whose truth changes, and the alerts a leg turned true in (reads only).
+local function leg_changes(legs)
+  local states, changed, turned = {}, {}, {}
   for _, leg in ipairs(legs) do
-    mine[leg.id] = mine[leg.id] or {}
-    mine[leg.id][leg.n] = leg.holds
-    if leg.holds and redis.call('HGET', leg.hkey, leg.n) ~= '1' then turned[leg.id] = leg.hkey end
+    local t = states[leg.id]
+    if not t then
+      local raw = redis.call('HGETALL', leg.hkey)
+      t = {}
+      for i = 1, #raw, 2 do t[raw[i]] = raw[i + 1] end
+      states[leg.id] = t
+    end
+    if leg.holds ~= (t[leg.n] == '1') then
+      changed[#changed + 1] = leg
+      if leg.holds then turned[leg.id] = leg.hkey end
+    end
+    t[leg.n] = leg.holds and '1' or '0'  -- later legs of the same alert see it
   end
+  return states, changed, turned
+end
+
+-- Of the alerts a leg turned true in, those whose every leg holds now (reads only).
+local function completed(states, turned, now, C, bad)
+  local out = {}
   for id, hkey in pairs(turned) do
-    local state, all = redis.call('HGETALL', hkey), true
-    local t = {}
-    for i = 1, #state, 2 do t[state[i]] = state[i + 1] end
+    local t, all = states[id], true
     for i = 1, tonumber(t.n or '0') or 0 do
-      local holds = mine[id][tostring(i)]
-      if holds == nil then holds = t[tostring(i)] == '1' end
-      if not holds then all = false end
+      if t[tostring(i)] ~= '1' then all = false end
     end
     if all then
       local e, why = load(id, C)
@@ -85,15 +97,17 @@ if prevs then
 end
 
 -- Legs crossed by the move (every leg on a first value) and the alerts they may complete.
-local legs, ready = {}, {}
+local legs = {}
 if not prevs then legs = read_legs(KEYS[9], '-inf', '+inf', v, C, bad)
 elseif v > tonumber(prevs) then legs = read_legs(KEYS[9], prevs, vs, v, C, bad)
 elseif v < tonumber(prevs) then legs = read_legs(KEYS[9], vs, prevs, v, C, bad) end
-if prevs then ready = completed(legs, now, C, bad) end
+local states, changed, turned = leg_changes(legs)
+local ready = {}  -- a first value only sets truths: it is no crossing
+if prevs then ready = completed(states, turned, now, C, bad) end
 
 -- Write phase.
 redis.call('HSET', KEYS[1], field, vs, field .. ':ts', ARGV[10])
-for _, leg in ipairs(legs) do redis.call('HSET', leg.hkey, leg.n, leg.holds and 1 or 0) end
+for _, leg in ipairs(changed) do redis.call('HSET', leg.hkey, leg.n, leg.holds and 1 or 0) end
 local fired = 0
 for _, r in ipairs(ready) do
   if r.decision == 'fire' or r.decision == 'expired' then
