@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from alerts.domain.alert import Alert, AlertKind, Direction
+from alerts.domain.alert import Alert, Direction
 from alerts.domain.conditions import Condition
 from alerts.domain.grammar import parse_alert_args
 from alerts.storage.bar_series import BarSeriesRegistry
 from alerts.storage.engine import CREATED, Engine
 from alerts.storage.keys import Keys
+from alerts.usecases.alerts import AlertService
 
 
 async def watch_series(redis: Redis, keys: Keys, symbol: str, series: list[str]) -> None:
@@ -22,10 +23,10 @@ async def watch_series(redis: Redis, keys: Keys, symbol: str, series: list[str])
         words = Condition(key, Direction.UP, level if "-" not in key.split("@")[0] else 0).text
         spec = parse_alert_args([*words.split(), *(["intrabar"] if key.endswith("~") else [])])
         [c] = spec.conditions
+        kind, level, _ = AlertService._resolve(spec, 1.0)
         alert = Alert(
             id=await engine.next_id(), chat="tg:series", symbol=symbol,
-            kind=AlertKind.CONDITION_UP, level=c.level, ref=1.0, created=0, cooldown=60,
-            cond=spec.condition_words,
+            kind=kind, level=level, ref=1.0, created=0, cooldown=60, cond=spec.condition_words,
         )  # fmt: skip
         await BarSeriesRegistry(redis, keys).register(symbol, [c.series])
         assert await engine.create(alert, quota=1000) == CREATED

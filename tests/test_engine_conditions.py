@@ -7,24 +7,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-from alerts.domain.alert import Alert, AlertKind
+from alerts.domain.alert import Alert
 from alerts.domain.grammar import parse_alert_args
 from alerts.storage.bar_series import BarSeriesRegistry
 from alerts.storage.engine import CREATED, Engine
 from alerts.storage.keys import Keys
+from alerts.usecases.alerts import AlertService
 
 SYM = "LINK/USDT"
 RSI = "rsi14@1h"
 
 
 def condition_alert(alert_id: int, words: str, *, cooldown: int = 0, chat: str = "tg:1") -> Alert:
+    """The record `AlertService.create` stores for `/alert LINK <words>` (its own rule)."""
     spec = parse_alert_args(words.split())
-    if len(spec.conditions) > 1:
-        kind, level = AlertKind.CONDITIONS, 0.0
-    else:
-        c = spec.conditions[0]
-        kind = AlertKind.CONDITION_UP if c.direction.value == "up" else AlertKind.CONDITION_DOWN
-        level = c.level
+    kind, level, _ = AlertService._resolve(spec, 10.0)
     return Alert(
         id=alert_id, chat=chat, symbol=SYM, kind=kind, level=level, ref=10.0, created=0,
         cooldown=cooldown, cond=spec.condition_words,
