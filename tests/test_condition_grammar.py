@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from alerts.domain.alert import Direction
-from alerts.domain.grammar import ParseError, parse_alert_args
+from alerts.domain.conditions import ParseError
+from alerts.domain.grammar import parse_alert_args
 
 EXAMPLES = {
     "rsi14 1h above 70": [("rsi14@1h", Direction.UP, 70)],

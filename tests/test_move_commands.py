@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from alerts.domain.grammar import ParseError, parse_alert_args
+from alerts.domain.conditions import ParseError
+from alerts.domain.grammar import parse_alert_args
 from bot.app import App
 from tests.replay import ask, replay_app
 

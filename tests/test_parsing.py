@@ -9,8 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from alerts.domain.alert import Alert, AlertKind
+from alerts.domain.conditions import ParseError
 from alerts.domain.errors import UserError
-from alerts.domain.grammar import ParseError, parse_alert_args
+from alerts.domain.grammar import parse_alert_args
 from bot.config import ConfigError, Settings, load_settings
 from handlers.chat.core import split_command
 from handlers.chat.symbols import SymbolParser

@@ -31,8 +31,8 @@ _TOKEN = re.compile(r"^([a-z]+?)(\d+(?:\.\d+)?)?$")
 _CALL = re.compile(r"^([a-z]+)\(([^()]*)\)$")
 
 
-class ConditionError(ValueError):
-    """A condition is malformed; the message names the part that is wrong."""
+class ParseError(ValueError):
+    """The /alert text is malformed; the message names the part that is wrong."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,13 +89,14 @@ def _short(indicator: Indicator) -> str:
     return indicator.text
 
 
-def _number(text: str, what: str) -> float:
+def number(text: str, what: str, *, suffix: str = "") -> float:
+    """A finite number as typed (`9.5`, `1,200`; `suffix` such as `%` or `x` dropped)."""
     try:
-        value = float(text.replace(",", ""))
+        value = float(text.lower().removesuffix(suffix).replace(",", ""))
     except ValueError:
-        raise ConditionError(f"{what} must be a number, not {text[:20]!r}.") from None
+        raise ParseError(f"{what} must be a number, not {text[:20]!r}.") from None
     if value != value or value in (float("inf"), float("-inf")):
-        raise ConditionError(f"{what} must be a finite number.")
+        raise ParseError(f"{what} must be a finite number.")
     return value
 
 
@@ -103,16 +104,16 @@ def parse_money(text: str) -> float:
     """`10B`, `750m`, `1.2t`, `5000000000`."""
     raw = text.lower().lstrip("$")
     scale = _MONEY.get(raw[-1:], 1.0)
-    value = _number(raw[:-1] if scale != 1.0 else raw, "The market cap") * scale
+    value = number(raw[:-1] if scale != 1.0 else raw, "The market cap") * scale
     if not 0 < value < 1e15:
-        raise ConditionError("The market cap must be above zero, e.g. 10B or 750M.")
+        raise ParseError("The market cap must be above zero, e.g. 10B or 750M.")
     return value
 
 
 def _period(text: str, name: str, *, low: float = 2, integer: bool = True) -> float:
-    value = _number(text, f"The {name} period")
+    value = number(text, f"The {name} period")
     if (integer and value != int(value)) or not low <= value <= MAX_PERIOD:
-        raise ConditionError(f"The {name} period must be a whole number from 2 to {MAX_PERIOD}.")
+        raise ParseError(f"The {name} period must be a whole number from 2 to {MAX_PERIOD}.")
     return value
 
 
@@ -124,24 +125,24 @@ def parse_indicator(word: str) -> Indicator:
     else:
         token = _TOKEN.match(word)
         if not token:
-            raise ConditionError(f"unknown indicator {word[:20]!r} — {INDICATOR_LIST}.")
+            raise ParseError(f"unknown indicator {word[:20]!r} — {INDICATOR_LIST}.")
         name_text, raw = token.group(1), [token.group(2)] if token.group(2) else []
     try:
         name = IndicatorName(name_text)
     except ValueError:
-        raise ConditionError(f"unknown indicator {name_text[:20]!r} — {INDICATOR_LIST}.") from None
+        raise ParseError(f"unknown indicator {name_text[:20]!r} — {INDICATOR_LIST}.") from None
     defaults = DEFAULT_PARAMS[name]
     if name is IndicatorName.PRICE:
         if raw:
-            raise ConditionError("price takes no period.")
+            raise ParseError("price takes no period.")
         return Indicator(name)
     if len(raw) > len(defaults):
-        raise ConditionError(f"{name.value} takes at most {len(defaults)} parameters.")
+        raise ParseError(f"{name.value} takes at most {len(defaults)} parameters.")
     params = list(defaults)
     for i, text in enumerate(raw):
         params[i] = _parse_param(name, i, text)
     if name is IndicatorName.MACD and params[0] >= params[1]:
-        raise ConditionError(
+        raise ParseError(
             "macd's fast period must be shorter than its slow one, e.g. macd(12,26,9)."
         )
     return Indicator(name, tuple(params))
@@ -149,20 +150,20 @@ def parse_indicator(word: str) -> Indicator:
 
 def _parse_param(name: IndicatorName, i: int, text: str) -> float:
     if name is IndicatorName.BB and i == 1:
-        value = _number(text, "The bb width")
+        value = number(text, "The bb width")
         if not 0.5 <= value <= 5:
-            raise ConditionError("The bb width must be from 0.5 to 5 standard deviations.")
+            raise ParseError("The bb width must be from 0.5 to 5 standard deviations.")
         return value
     return _period(text, name.value)
 
 
 def parse_timeframe(words: list[str], i: int, what: str) -> Timeframe:
     if i >= len(words):
-        raise ConditionError(f"{what} needs a timeframe: {TIMEFRAME_LIST}.")
+        raise ParseError(f"{what} needs a timeframe: {TIMEFRAME_LIST}.")
     try:
         return Timeframe(words[i])
     except ValueError:
-        raise ConditionError(f"unknown timeframe {words[i][:20]!r} — {TIMEFRAME_LIST}.") from None
+        raise ParseError(f"unknown timeframe {words[i][:20]!r} — {TIMEFRAME_LIST}.") from None
 
 
 def _direction(words: list[str], i: int, what: str) -> Direction:
@@ -171,7 +172,7 @@ def _direction(words: list[str], i: int, what: str) -> Direction:
         return Direction.UP
     if word in BELOW_WORDS:
         return Direction.DOWN
-    raise ConditionError(f"{what}: expected above or below, not {word[:20]!r}.")
+    raise ParseError(f"{what}: expected above or below, not {word[:20]!r}.")
 
 
 def looks_like_indicator(word: str) -> bool:
@@ -187,17 +188,17 @@ def parse_indicator_condition(words: list[str], i: int) -> tuple[Condition, int]
     name = left.name
     if verb == "breaks":
         if name is not IndicatorName.BB:
-            raise ConditionError(
+            raise ParseError(
                 f"only bb breaks upper/lower; {left.text} can cross or be above/below."
             )
         band = words[i + 3] if i + 3 < len(words) else ""
         if band not in ("upper", "lower"):
-            raise ConditionError("bb breaks upper or breaks lower.")
+            raise ParseError("bb breaks upper or breaks lower.")
         series = BarSeries(timeframe, Operand(Indicator(IndicatorName.PRICE)), Operand(left, band))
         way = Direction.UP if band == "upper" else Direction.DOWN
         return Condition(series.key, way), i + 4
     if name is IndicatorName.BB:
-        raise ConditionError(
+        raise ParseError(
             f"bb conditions are breaks upper or breaks lower, e.g. {left.text} 1h breaks upper."
         )
     if verb == "crosses":
@@ -205,31 +206,31 @@ def parse_indicator_condition(words: list[str], i: int) -> tuple[Condition, int]
         target = words[i + 4] if i + 4 < len(words) else ""
         if name is IndicatorName.MACD:
             if target != "signal":
-                raise ConditionError("macd crosses above or below signal.")
+                raise ParseError("macd crosses above or below signal.")
             right = Operand(left, "signal")
         elif name is IndicatorName.RSI:
-            raise ConditionError("rsi is compared with a level, e.g. rsi14 1h above 70.")
+            raise ParseError("rsi is compared with a level, e.g. rsi14 1h above 70.")
         else:
             if not target:
-                raise ConditionError(f"{left.text} crosses {way.value} what? e.g. ema21 or sma200.")
+                raise ParseError(f"{left.text} crosses {way.value} what? e.g. ema21 or sma200.")
             other = parse_indicator(target)
             if other.name not in (IndicatorName.EMA, IndicatorName.SMA):
-                raise ConditionError(
+                raise ParseError(
                     f"{left.text} crosses an average (ema or sma), not {target[:20]!r}."
                 )
             if other == left:
-                raise ConditionError("A line can't cross itself: pick two different averages.")
+                raise ParseError("A line can't cross itself: pick two different averages.")
             right = Operand(other)
         series = BarSeries(timeframe, Operand(left), right)
         return Condition(series.key, way), i + 5
     way = _direction(words, i + 2, f"{left.text} {timeframe.value}")
     if i + 3 >= len(words):
-        raise ConditionError(f"{left.text} {timeframe.value} {words[i + 2]} what level?")
-    level = _number(words[i + 3], f"The {left.name.value} level")
+        raise ParseError(f"{left.text} {timeframe.value} {words[i + 2]} what level?")
+    level = number(words[i + 3], f"The {left.name.value} level")
     if name is IndicatorName.RSI and not 0 < level < 100:
-        raise ConditionError("The rsi level must be between 0 and 100.")
+        raise ParseError("The rsi level must be between 0 and 100.")
     if name in (IndicatorName.EMA, IndicatorName.SMA, IndicatorName.PRICE) and not 0 < level < 1e12:
-        raise ConditionError("The price level must be above zero.")
+        raise ParseError("The price level must be above zero.")
     series = BarSeries(timeframe, Operand(left))
     return Condition(series.key, way, level), i + 4
 
@@ -239,23 +240,23 @@ def parse_tick_condition(words: list[str], i: int) -> tuple[Condition, int] | No
     head = words[i]
     if head in ABOVE_WORDS or head in BELOW_WORDS:
         if i + 1 >= len(words):
-            raise ConditionError(f"{head} what price?")
-        price = _number(words[i + 1], "The price")
+            raise ParseError(f"{head} what price?")
+        price = number(words[i + 1], "The price")
         if not 0 < price < 1e12:
-            raise ConditionError("The price must be above zero.")
+            raise ParseError("The price must be above zero.")
         way = Direction.UP if head in ABOVE_WORDS else Direction.DOWN
         return Condition(PRICE, way, price), i + 2
     if head == "volume":
         if i + 1 >= len(words):
-            raise ConditionError("A volume condition needs a multiple, e.g. volume 3x.")
-        multiple = _number(words[i + 1].removesuffix("x"), "The volume multiple")
+            raise ParseError("A volume condition needs a multiple, e.g. volume 3x.")
+        multiple = number(words[i + 1], "The volume multiple", suffix="x")
         if not 1 < multiple <= 100:
-            raise ConditionError("The volume multiple must be above 1 and at most 100, e.g. 3x.")
+            raise ParseError("The volume multiple must be above 1 and at most 100, e.g. 3x.")
         return Condition(VOLUME, Direction.UP, multiple), i + 2
     if head == "mcap":
         way = _direction(words, i + 1, "mcap")
         if i + 2 >= len(words):
-            raise ConditionError("mcap above what? e.g. mcap above 10B.")
+            raise ParseError("mcap above what? e.g. mcap above 10B.")
         return Condition(MCAP, way, parse_money(words[i + 2])), i + 3
     return None
 

@@ -16,8 +16,9 @@ from alerts.domain.conditions import (
     PRICE,
     VOLUME,
     Condition,
-    ConditionError,
+    ParseError,
     looks_like_indicator,
+    number,
     parse_indicator_condition,
     parse_tick_condition,
     with_trigger,
@@ -89,10 +90,6 @@ class AlertSpec:
         return words
 
 
-class ParseError(ValueError):
-    """The /alert text is malformed; the message says how to write it."""
-
-
 USAGE = (
     "Examples: /alert LINK above 9.5 · /alert ADA below 0.8 · /alert AVAX +40% · "
     f"/alert BCH move 5% 1h (windows {WINDOW_LIST}) · /alert HBAR volume 3x · "
@@ -113,17 +110,6 @@ def parse_duration(text: str, *, low: int, high: int, what: str) -> int:
     return seconds
 
 
-def _number(text: str, what: str, *, suffix: str = "") -> float:
-    raw = text.lower().removesuffix(suffix).replace(",", "")
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ParseError(f"{what} must be a number, not {text[:20]!r}.") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise ParseError(f"{what} must be a finite number.")
-    return value
-
-
 def parse_alert_args(args: list[str]) -> AlertSpec:
     """Parse everything after the symbol: condition(s) first, then options."""
     if not args:
@@ -133,14 +119,14 @@ def parse_alert_args(args: list[str]) -> AlertSpec:
     words = [a.lower() for a in args]
     head = words[0]
     if head[:1] in "+-" and head.endswith("%"):
-        pct = _number(head, "The percentage", suffix="%")
+        pct = number(head, "The percentage", suffix="%")
         if pct == 0 or pct <= -100 or pct > 10_000:
             raise ParseError("The percentage must be like +40% or -20% (above -100%).")
         spec, rest = AlertSpec("percent", pct), words[1:]
     elif head == "move":
         if len(words) < 3:
             raise ParseError("A move alert needs a size and a window, e.g. move 5% 1h.")
-        pct = _number(words[1], "The move size", suffix="%")
+        pct = number(words[1], "The move size", suffix="%")
         if not 0.1 <= pct <= 100:
             raise ParseError("The move size must be between 0.1% and 100%.")
         match = _DURATION.match(words[2])
@@ -149,10 +135,7 @@ def parse_alert_args(args: list[str]) -> AlertSpec:
             raise ParseError(f"The window must be one of {WINDOW_LIST}.")
         spec, rest = AlertSpec("move", pct, window=window), words[3:]
     else:
-        try:
-            conditions, at = _conditions(words)
-        except ConditionError as exc:
-            raise ParseError(str(exc)) from None
+        conditions, at = _conditions(words)
         spec, rest = _spec_of(conditions), words[at:]
     if rest[:1] == ["and"]:
         raise ParseError(
@@ -167,26 +150,26 @@ def _conditions(words: list[str]) -> tuple[list[Condition], int]:
     i = 0
     while True:
         if i >= len(words):
-            raise ConditionError("and what? Add a condition after and.")
+            raise ParseError("and what? Add a condition after and.")
         word = words[i]
         tick = parse_tick_condition(words, i)
         if tick is not None:
             condition, i = tick
         elif word == "move" or (word[:1] in "+-" and word.endswith("%")):
-            raise ConditionError(
+            raise ParseError(
                 "move and +N% alerts stand alone; combine levels, volume, mcap "
                 "and indicators with and."
             )
         elif looks_like_indicator(word):
             condition, i = parse_indicator_condition(words, i)
         else:
-            raise ConditionError(f"I don't understand {word[:20]!r}.")
+            raise ParseError(f"I don't understand {word[:20]!r}.")
         if condition in found:
-            raise ConditionError(f"{condition.text} is there twice.")
+            raise ParseError(f"{condition.text} is there twice.")
         found.append(condition)
         if i < len(words) and words[i] == "and":
             if len(found) == MAX_CONDITIONS:
-                raise ConditionError(f"At most {MAX_CONDITIONS} conditions can be joined by and.")
+                raise ParseError(f"At most {MAX_CONDITIONS} conditions can be joined by and.")
             i += 1
             continue
         return found, i

@@ -7,7 +7,8 @@ checks the final text (this module never decides what is valid).
 
 from __future__ import annotations
 
-from alerts.domain.grammar import ParseError, parse_alert_args
+from alerts.domain.conditions import ParseError
+from alerts.domain.grammar import parse_alert_args
 from alerts.domain.indicators import Timeframe
 
 FRAMES = [t.value for t in Timeframe]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from alerts.domain import fmt
 from alerts.domain.alert import Alert, AlertKind, AlertState
+from alerts.domain.conditions import ParseError
 from alerts.domain.errors import UserError
-from alerts.domain.grammar import USAGE, AlertSpec, ParseError, conditions_of, parse_alert_args
+from alerts.domain.grammar import USAGE, AlertSpec, conditions_of, parse_alert_args
 from alerts.domain.moves import WINDOW_NAMES
 from alerts.storage.once import AlreadyDone
 from alerts.usecases.alerts import Created
