@@ -110,9 +110,9 @@ def parse_money(text: str) -> float:
     return value
 
 
-def _period(text: str, name: str, *, low: float = 2, integer: bool = True) -> float:
+def _period(text: str, name: str) -> float:
     value = number(text, f"The {name} period")
-    if (integer and value != int(value)) or not low <= value <= MAX_PERIOD:
+    if value != int(value) or not 2 <= value <= MAX_PERIOD:
         raise ParseError(f"The {name} period must be a whole number from 2 to {MAX_PERIOD}.")
     return value
 
@@ -121,7 +121,7 @@ def parse_indicator(word: str) -> Indicator:
     """`rsi`, `rsi14`, `ema9`, `sma200`, `macd`, `macd(8,21,5)`, `bb20`, `bb(20,2.5)`, `price`."""
     call = _CALL.match(word)
     if call:
-        name_text, raw = call.group(1), [p for p in call.group(2).split(",")]
+        name_text, raw = call.group(1), call.group(2).split(",")
     else:
         token = _TOKEN.match(word)
         if not token:
