@@ -10,14 +10,19 @@ from alerts.domain import fmt
 from alerts.domain.alert import Alert
 from alerts.domain.conditions import MCAP, PRICE, VOLUME, Condition
 from alerts.domain.grammar import conditions_of
-from alerts.domain.indicators import IndicatorName
+from alerts.domain.indicators import BarSeries, IndicatorName
+
+
+def _bars(conditions: tuple[Condition, ...]) -> list[BarSeries]:
+    """The bar series among the conditions (an alert's all share one trigger)."""
+    return [bars for bars in (c.bar_series for c in conditions) if bars is not None]
 
 
 def phrase(alert: Alert) -> str:
     """`rsi14 1h above 70 (on 1h close)`; several conditions joined by `and`."""
     conditions = conditions_of(alert.cond)
     text = alert.cond.removesuffix(" intrabar")
-    bars = [c.bar_series for c in conditions if c.bar_series is not None]
+    bars = _bars(conditions)
     if not bars:
         return text
     if bars[0].intrabar:
@@ -57,7 +62,7 @@ def value_text(condition: Condition, value: float | None) -> str:
 def when_checked(alert: Alert) -> str:
     """When the alert can fire, for the /alert confirmation."""
     conditions = conditions_of(alert.cond)
-    bars = [c.bar_series for c in conditions if c.bar_series is not None]
+    bars = _bars(conditions)
     if len(conditions) > 1:
         series = {c.series for c in conditions}
         paces = [
@@ -98,7 +103,7 @@ def now_lines(current: tuple[tuple[Condition, float | None], ...]) -> list[str]:
 def fired_line(alert: Alert, value: float | None, at: float, tick_ts: float) -> str:
     """`#12 LINK: rsi14 1h above 70 — rsi14 1h 71.3 at the bar closing 13:00 UTC`."""
     conditions = conditions_of(alert.cond)
-    bars = [c.bar_series for c in conditions if c.bar_series is not None]
+    bars = _bars(conditions)
     verb = "now holds" if len(conditions) > 1 else "crossed"
     single = value_text(conditions[0], value) if len(conditions) == 1 else ""
     moment = f"at {fmt.when(at)}"
