@@ -53,9 +53,9 @@ class Evaluation:
     async def on_series(self, symbol: str, values: Mapping[str, float], tick: float) -> None:
         """Bar closes and market-cap refreshes: one claim per series value, at `tick` (the
         bar's close time, or the fetch time), whatever the number of alerts on it."""
-        fired = 0
+        fired, now = 0, int(self.clock())
         for series, value in values.items():
-            fired += await self.engine.evaluate(symbol, series, value, tick, int(self.clock()))
+            fired += await self.engine.evaluate(symbol, series, value, tick, now)
         await self._count(fired)
 
     async def on_bar_values(self, bars: BarValues) -> None:
